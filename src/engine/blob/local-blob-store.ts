@@ -1,0 +1,420 @@
+/**
+ * BlobStore over one local directory (a FastDFS store path or a MogileFS device).
+ *
+ * Layout: `<root>/<key>` for blobs; `<root>/.tandem-tmp/` for bodies in flight.
+ * The temp dir lives on the same filesystem as the blobs so that rename(2) is
+ * atomic: a reader sees either no file or the complete file, never a prefix.
+ * Temp files left by a crash are removed when the store is opened.
+ */
+import { createHash, randomBytes, type Hash } from 'node:crypto'
+import { constants as FS } from 'node:fs'
+import * as fsp from 'node:fs/promises'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { crc32Update } from '../crc32.js'
+import { VolumeSpace } from '../disk/statfs.js'
+import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
+import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
+import { KeyedMutex } from '../util/keyed-mutex.js'
+import { logger } from '../../log.js'
+import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, PutOptions, PutResult, ReadHandle } from './blob-store.js'
+
+const log = logger('engine.blob')
+
+export const TMP_DIR = '.tandem-tmp'
+/** Reads up to this size are served from one buffer instead of a file stream (fewer syscalls for small files). */
+const SMALL_READ = 64 * 1024
+const MAX_KEY_LENGTH = 1024
+
+export type FsyncPolicy = 'never' | 'always'
+
+export interface LocalBlobStoreOptions {
+  root: string
+  reserved?: ReservedRule
+  /**
+   * 'never' (default, like FastDFS's fsync_after_written_bytes=0): an acknowledged
+   * write is in the page cache and survives any process crash; a power loss may
+   * lose the last seconds. 'always': fdatasync the file and its directory before
+   * acknowledging, which survives power loss at the cost of latency.
+   */
+  fsync?: FsyncPolicy
+}
+
+/** Validate a key and return its path segments. Throws BAD_KEY. */
+export function checkKey(key: string): string[] {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH || key.includes('\0') || key.includes('\\')) {
+    throw new EngineError(E.BAD_KEY, `invalid blob key`)
+  }
+  const parts = key.split('/')
+  for (const p of parts) {
+    if (p === '' || p === '.' || p === '..' || p === TMP_DIR) throw new EngineError(E.BAD_KEY, `invalid blob key: ${JSON.stringify(key)}`)
+  }
+  return parts
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code
+}
+
+export class LocalBlobStore implements BlobStore {
+  readonly root: string
+  private readonly tmpDir: string
+  private readonly space: VolumeSpace
+  private readonly reserved?: ReservedRule
+  private readonly fsync: FsyncPolicy
+  private readonly knownDirs = new Set<string>()
+  private readonly locks = new KeyedMutex()
+
+  private constructor(o: LocalBlobStoreOptions) {
+    this.root = path.resolve(o.root)
+    this.tmpDir = path.join(this.root, TMP_DIR)
+    this.space = new VolumeSpace(this.root)
+    this.reserved = o.reserved
+    this.fsync = o.fsync ?? 'never'
+  }
+
+  /** Create the root and temp dir, and clear temp files a crash left behind. */
+  static async open(o: LocalBlobStoreOptions): Promise<LocalBlobStore> {
+    const s = new LocalBlobStore(o)
+    await fsp.mkdir(s.tmpDir, { recursive: true })
+    const stale = await fsp.readdir(s.tmpDir)
+    await Promise.all(stale.map((f) => fsp.rm(path.join(s.tmpDir, f), { force: true })))
+    if (stale.length) log.info({ root: s.root, count: stale.length }, 'removed partial uploads left by a previous run')
+    return s
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, ...checkKey(key))
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return
+    await fsp.mkdir(dir, { recursive: true })
+    this.knownDirs.add(dir)
+  }
+
+  private tmpName(): string {
+    return path.join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`)
+  }
+
+  async usage(): Promise<DiskUsage> {
+    const u = await this.space.read()
+    return { ...u, reservedBytes: reservedBytes(this.reserved, u.totalBytes) }
+  }
+
+  async ensureFree(bytes: number): Promise<void> {
+    const u = await this.usage()
+    if (u.freeBytes - bytes < u.reservedBytes) {
+      throw new EngineError(E.NO_SPACE, `no space: need ${bytes} bytes, ${u.freeBytes} free, ${u.reservedBytes} reserved`)
+    }
+  }
+
+  async put(key: string, body: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<PutResult> {
+    const final = this.file(key)
+    if (o.overwrite === false && (await this.exists(final))) throw new EngineError(E.EXISTS, `blob exists: ${key}`)
+    if (o.size !== undefined) {
+      await this.ensureFree(o.size)
+      this.space.charge(o.size)
+    }
+    const tmp = this.tmpName()
+    const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
+    let crc = 0
+    let written = 0
+    const hash: Hash | undefined = o.digest ? createHash(o.digest) : undefined
+    let closed = false
+    try {
+      for await (const chunk of body) {
+        if (o.signal?.aborted) throw new EngineError(E.ABORTED, 'upload aborted')
+        if (o.size !== undefined && written + chunk.length > o.size) {
+          throw new EngineError(E.SIZE_MISMATCH, `body longer than declared ${o.size} bytes`)
+        }
+        crc = crc32Update(crc, chunk)
+        hash?.update(chunk)
+        await writeAll(fh, chunk)
+        written += chunk.length
+      }
+      if (o.signal?.aborted) throw new EngineError(E.ABORTED, 'upload aborted')
+      if (o.size !== undefined && written !== o.size) {
+        throw new EngineError(E.SIZE_MISMATCH, `body of ${written} bytes, declared ${o.size}`)
+      }
+      const digest = hash?.digest()
+      if (o.expectDigest && digest && !digest.equals(o.expectDigest)) {
+        throw new EngineError(E.CHECKSUM_MISMATCH, `digest mismatch: expected ${o.expectDigest.toString('hex')}, got ${digest.toString('hex')}`)
+      }
+      // Why fsync here (policy 'always'): the rename below must not become durable
+      // before the data it points to, or a power loss could expose an empty file.
+      if (this.fsync === 'always') await fh.datasync()
+      if (o.mtime) await fh.utimes(o.mtime, o.mtime)
+      const st = await fh.stat()
+      await fh.close()
+      closed = true
+      await this.ensureDir(path.dirname(final))
+      if (o.overwrite === false) {
+        // link(2) fails with EEXIST instead of clobbering a concurrent writer's file.
+        try {
+          await fsp.link(tmp, final)
+        } catch (e) {
+          if (errno(e) === 'EEXIST') throw new EngineError(E.EXISTS, `blob exists: ${key}`)
+          throw e
+        }
+        await fsp.unlink(tmp)
+      } else {
+        await fsp.rename(tmp, final)
+      }
+      if (this.fsync === 'always') await this.syncDir(path.dirname(final))
+      return { key, size: written, mtimeMs: st.mtimeMs, crc32: crc, digest }
+    } catch (e) {
+      if (!closed) await fh.close().catch(() => {})
+      await fsp.rm(tmp, { force: true }).catch(() => {})
+      throw wrapIo(e)
+    }
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    const d = await fsp.open(dir, 'r')
+    try {
+      await d.sync()
+    } finally {
+      await d.close()
+    }
+  }
+
+  private async exists(p: string): Promise<boolean> {
+    try {
+      await fsp.access(p)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  async openRead(key: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined> {
+    const p = this.file(key)
+    let fh: fsp.FileHandle
+    try {
+      fh = await fsp.open(p, 'r')
+    } catch (e) {
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'EISDIR') return undefined
+      throw wrapIo(e)
+    }
+    try {
+      const st = await fh.stat()
+      if (!st.isFile()) {
+        await fh.close()
+        return undefined
+      }
+      const size = st.size
+      const start = range?.start ?? 0
+      const end = Math.min(range?.end ?? size, size)
+      if (start < 0 || start > size || end < start) {
+        await fh.close()
+        throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
+      }
+      const len = end - start
+      let stream: Readable
+      if (len <= SMALL_READ) {
+        const buf = Buffer.allocUnsafe(len)
+        let off = 0
+        while (off < len) {
+          const { bytesRead } = await fh.read(buf, off, len - off, start + off)
+          if (bytesRead === 0) break
+          off += bytesRead
+        }
+        await fh.close()
+        stream = Readable.from(off ? [buf.subarray(0, off)] : [])
+      } else {
+        // The stream owns the handle from here and closes it on end, error or destroy.
+        stream = fh.createReadStream({ start, end: end - 1, highWaterMark: 256 * 1024 })
+      }
+      return { size, mtimeMs: st.mtimeMs, start, end, stream }
+    } catch (e) {
+      if (e instanceof EngineError) throw e
+      await fh.close().catch(() => {})
+      throw wrapIo(e)
+    }
+  }
+
+  async stat(key: string): Promise<BlobMeta | undefined> {
+    try {
+      const st = await fsp.stat(this.file(key))
+      if (!st.isFile()) return undefined
+      return { key, size: st.size, mtimeMs: st.mtimeMs }
+    } catch (e) {
+      if (e instanceof EngineError) throw e
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return undefined
+      throw wrapIo(e)
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    try {
+      await fsp.unlink(this.file(key))
+      return true
+    } catch (e) {
+      if (e instanceof EngineError) throw e
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return false
+      throw wrapIo(e)
+    }
+  }
+
+  async append(key: string, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
+    return this.locks.run(key, async () => {
+      const fh = await this.openExisting(key)
+      try {
+        const st = await fh.stat()
+        return await this.writeAt(fh, key, st.size, st.size, body, size, signal)
+      } finally {
+        await fh.close().catch(() => {})
+      }
+    })
+  }
+
+  async modify(key: string, offset: number, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
+    return this.locks.run(key, async () => {
+      const fh = await this.openExisting(key)
+      try {
+        const st = await fh.stat()
+        if (offset < 0 || offset > st.size) throw new EngineError(E.BAD_RANGE, `offset ${offset} beyond size ${st.size}`)
+        return await this.writeAt(fh, key, offset, st.size, body, size, signal)
+      } finally {
+        await fh.close().catch(() => {})
+      }
+    })
+  }
+
+  /**
+   * Write `size` bytes at `offset`. If the body fails or is short, a file that grew
+   * is cut back to `oldSize` so no half-appended tail is served. (Bytes overwritten
+   * inside the old size cannot be restored; FastDFS MODIFY has the same contract.)
+   */
+  private async writeAt(fh: fsp.FileHandle, key: string, offset: number, oldSize: number, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
+    const growth = Math.max(0, offset + size - oldSize)
+    if (growth) await this.ensureFree(growth)
+    let pos = offset
+    try {
+      for await (const chunk of body) {
+        if (signal?.aborted) throw new EngineError(E.ABORTED, 'write aborted')
+        if (pos + chunk.length > offset + size) throw new EngineError(E.SIZE_MISMATCH, `body longer than declared ${size} bytes`)
+        await writeAll(fh, chunk, pos)
+        pos += chunk.length
+      }
+      if (pos !== offset + size) throw new EngineError(E.SIZE_MISMATCH, `body of ${pos - offset} bytes, declared ${size}`)
+      if (this.fsync === 'always') await fh.datasync()
+      const st = await fh.stat()
+      return { key, size: st.size, mtimeMs: st.mtimeMs }
+    } catch (e) {
+      const st = await fh.stat().catch(() => undefined)
+      if (st && st.size > oldSize) await fh.truncate(oldSize).catch(() => {})
+      throw wrapIo(e)
+    }
+  }
+
+  private async openExisting(key: string): Promise<fsp.FileHandle> {
+    try {
+      return await fsp.open(this.file(key), 'r+')
+    } catch (e) {
+      if (e instanceof EngineError) throw e
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') throw new EngineError(E.NOT_FOUND, `no such blob: ${key}`)
+      throw wrapIo(e)
+    }
+  }
+
+  async truncate(key: string, size: number): Promise<BlobMeta> {
+    return this.locks.run(key, async () => {
+      const fh = await this.openExisting(key)
+      try {
+        const st = await fh.stat()
+        if (size > st.size) await this.ensureFree(size - st.size)
+        await fh.truncate(size)
+        if (this.fsync === 'always') await fh.datasync()
+        const st2 = await fh.stat()
+        return { key, size: st2.size, mtimeMs: st2.mtimeMs }
+      } finally {
+        await fh.close().catch(() => {})
+      }
+    })
+  }
+
+  async rename(from: string, to: string, overwrite = true): Promise<boolean> {
+    const src = this.file(from)
+    const dst = this.file(to)
+    try {
+      await this.ensureDir(path.dirname(dst))
+      if (overwrite) {
+        await fsp.rename(src, dst)
+      } else {
+        await fsp.link(src, dst)
+        await fsp.unlink(src)
+      }
+      return true
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return false
+      if (errno(e) === 'EEXIST') throw new EngineError(E.EXISTS, `blob exists: ${to}`)
+      throw wrapIo(e)
+    }
+  }
+
+  async link(from: string, to: string): Promise<void> {
+    const src = this.file(from)
+    const dst = this.file(to)
+    await this.ensureDir(path.dirname(dst))
+    try {
+      await fsp.link(src, dst)
+    } catch (e) {
+      if (errno(e) === 'ENOENT') throw new EngineError(E.NOT_FOUND, `no such blob: ${from}`)
+      if (errno(e) === 'EEXIST') throw new EngineError(E.EXISTS, `blob exists: ${to}`)
+      if (errno(e) === 'EPERM' || errno(e) === 'EXDEV' || errno(e) === 'EMLINK') {
+        const h = await this.openRead(from)
+        if (!h) throw new EngineError(E.NOT_FOUND, `no such blob: ${from}`)
+        await this.put(to, h.stream, { size: h.size, overwrite: false })
+        return
+      }
+      throw wrapIo(e)
+    }
+  }
+
+  async checksum(key: string, digest?: DigestAlgorithm): Promise<{ crc32: number; size: number; digest?: Buffer } | undefined> {
+    const h = await this.openRead(key)
+    if (!h) return undefined
+    let crc = 0
+    const hash = digest ? createHash(digest) : undefined
+    for await (const chunk of h.stream as AsyncIterable<Buffer>) {
+      crc = crc32Update(crc, chunk)
+      hash?.update(chunk)
+    }
+    return { crc32: crc, size: h.size, digest: hash?.digest() }
+  }
+
+  async *list(prefix = ''): AsyncIterable<string> {
+    const base = prefix ? this.file(prefix) : this.root
+    let entries: import('node:fs').Dirent[]
+    try {
+      entries = await fsp.readdir(base, { withFileTypes: true })
+    } catch (e) {
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return
+      throw wrapIo(e)
+    }
+    for (const d of entries) {
+      if (d.name === TMP_DIR) continue
+      const k = prefix ? `${prefix}/${d.name}` : d.name
+      if (d.isDirectory()) yield* this.list(k)
+      else if (d.isFile()) yield k
+    }
+  }
+}
+
+async function writeAll(fh: fsp.FileHandle, chunk: Uint8Array, position?: number): Promise<void> {
+  let off = 0
+  while (off < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position === undefined ? null : position + off)
+    off += bytesWritten
+  }
+}
+
+function wrapIo(e: unknown): Error {
+  if (e instanceof EngineError) return e
+  const code = errno(e)
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new EngineError(E.NO_SPACE, 'disk full', { cause: e })
+  if ((e as Error)?.name === 'AbortError') return new EngineError(E.ABORTED, 'aborted', { cause: e })
+  return new EngineError(E.IO, (e as Error)?.message ?? String(e), { cause: e })
+}

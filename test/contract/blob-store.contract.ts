@@ -1,0 +1,184 @@
+/**
+ * The BlobStore contract suite: every BlobStore implementation runs these
+ * (tus-node-server style). Call `blobStoreContract(name, make)` from a test file.
+ */
+import { createHash } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import type { BlobStore } from '../../src/engine/blob/blob-store.js'
+import { crc32 } from '../../src/engine/crc32.js'
+import { isEngineError } from '../../src/engine/errors.js'
+
+async function* chunks(...parts: Array<string | Buffer>): AsyncGenerator<Buffer> {
+  for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p
+}
+
+async function* failing(after: Buffer): AsyncGenerator<Buffer> {
+  yield after
+  throw new Error('client went away')
+}
+
+async function readAll(store: BlobStore, key: string, range?: { start: number; end?: number }): Promise<Buffer | undefined> {
+  const h = await store.openRead(key, range)
+  if (!h) return undefined
+  const out: Buffer[] = []
+  for await (const c of h.stream) out.push(c as Buffer)
+  return Buffer.concat(out)
+}
+
+export function blobStoreContract(name: string, make: () => Promise<BlobStore>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    it('put streams a body, returns size and CRC32, and reads back', async () => {
+      const s = await make()
+      const body = Buffer.from('hello, tandem')
+      const r = await s.put('data/00/01/a.bin', chunks(body.subarray(0, 5), body.subarray(5)), { size: body.length, digest: 'md5' })
+      expect(r.size).toBe(body.length)
+      expect(r.crc32).toBe(crc32(body))
+      expect(r.digest?.toString('hex')).toBe(createHash('md5').update(body).digest('hex'))
+      expect(await readAll(s, 'data/00/01/a.bin')).toEqual(body)
+      expect((await s.stat('data/00/01/a.bin'))?.size).toBe(body.length)
+    })
+
+    it('absence is undefined/false, never an exception', async () => {
+      const s = await make()
+      expect(await s.stat('nope/x')).toBeUndefined()
+      expect(await s.openRead('nope/x')).toBeUndefined()
+      expect(await s.delete('nope/x')).toBe(false)
+      expect(await s.checksum('nope/x')).toBeUndefined()
+      expect(await s.rename('nope/x', 'nope/y')).toBe(false)
+    })
+
+    it('rejects keys with path tricks', async () => {
+      const s = await make()
+      for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a//b', 'a/./b', 'a\0b', '', 'a\\b', '.tandem-tmp/x']) {
+        await expect(s.put(bad, chunks('x'))).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_BAD_KEY'))
+        await expect(s.stat(bad)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_BAD_KEY'))
+      }
+    })
+
+    it('a short or long body fails with SIZE_MISMATCH and leaves nothing', async () => {
+      const s = await make()
+      await expect(s.put('k/short', chunks('abc'), { size: 10 })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_SIZE_MISMATCH'))
+      await expect(s.put('k/long', chunks('abcdefghijk'), { size: 10 })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_SIZE_MISMATCH'))
+      expect(await s.stat('k/short')).toBeUndefined()
+      expect(await s.stat('k/long')).toBeUndefined()
+      const left: string[] = []
+      for await (const k of s.list()) left.push(k)
+      expect(left).toEqual([])
+    })
+
+    it('a body that errors midway leaves no file and the old version intact', async () => {
+      const s = await make()
+      await s.put('k/v', chunks('old'))
+      await expect(s.put('k/v', failing(Buffer.from('new-partial')))).rejects.toThrow()
+      expect((await readAll(s, 'k/v'))?.toString()).toBe('old')
+    })
+
+    it('digest mismatch rejects and writes nothing', async () => {
+      const s = await make()
+      await expect(s.put('k/md5', chunks('data'), { digest: 'md5', expectDigest: Buffer.alloc(16) })).rejects.toSatisfy((e: unknown) =>
+        isEngineError(e, 'ENGINE_CHECKSUM_MISMATCH'),
+      )
+      expect(await s.stat('k/md5')).toBeUndefined()
+    })
+
+    it('overwrite:false refuses an existing key', async () => {
+      const s = await make()
+      await s.put('k/once', chunks('1'))
+      await expect(s.put('k/once', chunks('2'), { overwrite: false })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_EXISTS'))
+      expect((await readAll(s, 'k/once'))?.toString()).toBe('1')
+    })
+
+    it('ranges: start/end are clamped, start beyond size is BAD_RANGE', async () => {
+      const s = await make()
+      await s.put('r/x', chunks('0123456789'))
+      expect((await readAll(s, 'r/x', { start: 3, end: 6 }))?.toString()).toBe('345')
+      expect((await readAll(s, 'r/x', { start: 8, end: 100 }))?.toString()).toBe('89')
+      expect((await readAll(s, 'r/x', { start: 10 }))?.toString()).toBe('')
+      await expect(s.openRead('r/x', { start: 11 })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_BAD_RANGE'))
+    })
+
+    it('large bodies stream through (multi-chunk read path)', async () => {
+      const s = await make()
+      const big = Buffer.alloc(3 * 1024 * 1024 + 17)
+      for (let i = 0; i < big.length; i++) big[i] = i % 251
+      const r = await s.put('big/b', chunks(big.subarray(0, 1_000_000), big.subarray(1_000_000)), { size: big.length })
+      expect(r.crc32).toBe(crc32(big))
+      expect((await readAll(s, 'big/b'))?.equals(big)).toBe(true)
+      expect((await readAll(s, 'big/b', { start: 100_000, end: 2_000_000 }))?.equals(big.subarray(100_000, 2_000_000))).toBe(true)
+      expect((await s.checksum('big/b'))?.crc32).toBe(crc32(big))
+    })
+
+    it('append, modify, truncate', async () => {
+      const s = await make()
+      await s.put('ap/f', chunks('hello'))
+      expect((await s.append('ap/f', chunks(' world'), 6)).size).toBe(11)
+      expect((await s.modify('ap/f', 0, chunks('J'), 1)).size).toBe(11)
+      expect((await readAll(s, 'ap/f'))?.toString()).toBe('Jello world')
+      expect((await s.modify('ap/f', 11, chunks('!!'), 2)).size).toBe(13)
+      expect((await s.truncate('ap/f', 5)).size).toBe(5)
+      expect((await readAll(s, 'ap/f'))?.toString()).toBe('Jello')
+      await expect(s.modify('ap/f', 6, chunks('x'), 1)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_BAD_RANGE'))
+      await expect(s.append('ap/missing', chunks('x'), 1)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_NOT_FOUND'))
+    })
+
+    it('a failed append is cut back to the old size', async () => {
+      const s = await make()
+      await s.put('ap/g', chunks('base'))
+      await expect(s.append('ap/g', failing(Buffer.from('partial')), 100)).rejects.toThrow()
+      expect((await readAll(s, 'ap/g'))?.toString()).toBe('base')
+      await expect(s.append('ap/g', chunks('xy'), 5)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_SIZE_MISMATCH'))
+      expect((await readAll(s, 'ap/g'))?.toString()).toBe('base')
+    })
+
+    it('concurrent appends to one blob serialise', async () => {
+      const s = await make()
+      await s.put('ap/c', chunks(''))
+      await Promise.all(Array.from({ length: 20 }, (_, i) => s.append('ap/c', chunks(String.fromCharCode(65 + i).repeat(100)), 100)))
+      const all = (await readAll(s, 'ap/c'))!.toString()
+      expect(all.length).toBe(2000)
+      for (let i = 0; i < 20; i++) expect(all.slice(i * 100, i * 100 + 100)).toMatch(/^(.)\1{99}$/)
+    })
+
+    it('rename and link', async () => {
+      const s = await make()
+      await s.put('rn/a', chunks('A'))
+      expect(await s.rename('rn/a', 'rn/sub/b')).toBe(true)
+      expect(await s.stat('rn/a')).toBeUndefined()
+      await s.put('rn/c', chunks('C'))
+      await expect(s.rename('rn/c', 'rn/sub/b', false)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_EXISTS'))
+      await s.link('rn/sub/b', 'rn/l')
+      expect((await readAll(s, 'rn/l'))?.toString()).toBe('A')
+      await expect(s.link('rn/none', 'rn/l2')).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_NOT_FOUND'))
+    })
+
+    it('list yields every stored key and no temp files', async () => {
+      const s = await make()
+      await s.put('l/1', chunks('1'))
+      await s.put('l/d/2', chunks('2'))
+      const keys: string[] = []
+      for await (const k of s.list('l')) keys.push(k)
+      expect(keys.sort()).toEqual(['l/1', 'l/d/2'])
+    })
+
+    it('usage reports space and ensureFree honours the reserve', async () => {
+      const s = await make()
+      const u = await s.usage()
+      expect(u.totalBytes).toBeGreaterThan(0)
+      expect(u.freeBytes).toBeGreaterThanOrEqual(0)
+      await expect(s.ensureFree(u.totalBytes * 2)).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_NO_SPACE'))
+      await expect(s.put('x/huge', chunks('x'), { size: u.totalBytes * 2 })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_NO_SPACE'))
+    })
+
+    it('aborting a put removes the temp file', async () => {
+      const s = await make()
+      const ac = new AbortController()
+      async function* slow(): AsyncGenerator<Buffer> {
+        yield Buffer.from('a')
+        ac.abort()
+        yield Buffer.from('b')
+      }
+      await expect(s.put('ab/x', slow(), { signal: ac.signal })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_ABORTED'))
+      expect(await s.stat('ab/x')).toBeUndefined()
+    })
+  })
+}

@@ -1,0 +1,24 @@
+import { readdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { LocalBlobStore, TMP_DIR } from '../../../src/engine/blob/local-blob-store.js'
+import { blobStoreContract } from '../../contract/blob-store.contract.js'
+import { tmpDir } from '../../helpers/proc.js'
+
+blobStoreContract('LocalBlobStore', () => LocalBlobStore.open({ root: tmpDir('blob') }))
+blobStoreContract('LocalBlobStore (fsync always)', () => LocalBlobStore.open({ root: tmpDir('blobsync'), fsync: 'always' }))
+
+describe('LocalBlobStore specifics', () => {
+  it('removes temp files left by a crashed process when opened', async () => {
+    const root = tmpDir('blobcrash')
+    await LocalBlobStore.open({ root })
+    writeFileSync(path.join(root, TMP_DIR, '123-deadbeef'), 'partial upload')
+    await LocalBlobStore.open({ root })
+    expect(readdirSync(path.join(root, TMP_DIR))).toEqual([])
+  })
+
+  it('applies a ratio reserve', async () => {
+    const s = await LocalBlobStore.open({ root: tmpDir('blobres'), reserved: { ratio: 1 } })
+    await expect(s.ensureFree(1)).rejects.toThrow(/no space/)
+  })
+})
