@@ -1,0 +1,80 @@
+/**
+ * CPU seconds and RSS of processes, and whole-machine busy time, from /proc.
+ * Used to report per-daemon cost next to throughput and to warn when the
+ * machine was busy with something else during a run.
+ * A process that has exited reads as absent (`undefined`).
+ */
+import { readFileSync } from 'node:fs'
+
+const TICKS = 100 // USER_HZ on Linux
+
+export interface ProcSample {
+  cpuSeconds: number
+  rssBytes: number
+  /** Peak RSS since the process started (VmHWM). */
+  peakRssBytes: number
+}
+
+export function sampleProc(pid: number): ProcSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may contain spaces) start after ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const cpu = (Number(f[11]) + Number(f[12])) / TICKS
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024
+    return { cpuSeconds: cpu, rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') }
+  } catch {
+    return undefined
+  }
+}
+
+export interface MachineSample {
+  busySeconds: number
+  totalSeconds: number
+}
+
+/** Aggregate CPU line of /proc/stat. */
+export function sampleMachine(): MachineSample {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]
+  const v = line.trim().split(/\s+/).slice(1).map(Number)
+  const idle = v[3] + (v[4] ?? 0)
+  const total = v.reduce((a, b) => a + b, 0)
+  return { busySeconds: (total - idle) / TICKS, totalSeconds: total / TICKS }
+}
+
+/** Tracks CPU used by a set of pids between start() and stop(), and peak RSS seen. */
+export class CpuWindow {
+  private start0 = new Map<number, number>()
+  private peak = new Map<number, number>()
+  private m0?: MachineSample
+  private timer?: NodeJS.Timeout
+
+  constructor(private readonly pids: Map<string, number>) {}
+
+  start(): void {
+    for (const [, pid] of this.pids) this.start0.set(pid, sampleProc(pid)?.cpuSeconds ?? 0)
+    this.m0 = sampleMachine()
+    // Why 200 ms: RSS peaks of a streaming daemon last longer than that; VmHWM covers the rest.
+    this.timer = setInterval(() => {
+      for (const [, pid] of this.pids) {
+        const s = sampleProc(pid)
+        if (s) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, s.rssBytes))
+      }
+    }, 200)
+  }
+
+  stop(): { perProcess: Record<string, { cpuSeconds: number; peakRssBytes: number }>; machineBusySeconds: number } {
+    if (this.timer) clearInterval(this.timer)
+    const perProcess: Record<string, { cpuSeconds: number; peakRssBytes: number }> = {}
+    for (const [name, pid] of this.pids) {
+      const s = sampleProc(pid)
+      perProcess[name] = {
+        cpuSeconds: s ? s.cpuSeconds - (this.start0.get(pid) ?? 0) : NaN,
+        peakRssBytes: Math.max(this.peak.get(pid) ?? 0, s?.rssBytes ?? 0),
+      }
+    }
+    const m1 = sampleMachine()
+    return { perProcess, machineBusySeconds: m1.busySeconds - (this.m0?.busySeconds ?? m1.busySeconds) }
+  }
+}

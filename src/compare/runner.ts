@@ -1,0 +1,190 @@
+/**
+ * The compare runner: executes a scenario against several targets, alternating
+ * targets within each repetition so slow drifts of the machine hit all of them
+ * alike, and records throughput, latency, errors, CPU and RSS per cell.
+ */
+import { randomBytes } from 'node:crypto'
+import os from 'node:os'
+import { logger } from '../log.js'
+import type { CellResult, LagResult, RepResult, Report } from './report.js'
+import { CpuWindow } from './proc-sampler.js'
+import { LatencyRecorder } from './stats.js'
+import type { Target } from './target.js'
+
+const log = logger('compare.runner')
+
+export interface Scenario {
+  name: string
+  description?: string
+  /** Seconds per measured run. */
+  durationSec: number
+  reps: number
+  sizes: number[]
+  clients: number[]
+  ops: Array<'upload' | 'download' | 'delete' | 'mixed'>
+  /** Fraction of reads in the mixed workload (default 0.9). */
+  readRatio?: number
+  /** Replication-lag probes: sizes and samples per size. */
+  lag?: { sizes: number[]; samples: number }
+  /** Larger sizes listed here only run with the first client count (64 MiB × 32 clients would take minutes). */
+  bigSizeLimit?: number
+}
+
+export interface Progress {
+  (msg: string): void
+}
+
+/** Incompressible bytes, made once per size and reused by every upload. */
+function payload(size: number): Buffer {
+  return randomBytes(size)
+}
+
+interface RunState {
+  ids: Map<string, string[]>
+}
+
+async function measure(
+  t: Target,
+  op: string,
+  size: number,
+  clients: number,
+  durationSec: number,
+  body: Buffer,
+  ids: string[],
+  readRatio: number,
+): Promise<RepResult> {
+  const lat = new LatencyRecorder()
+  let ops = 0
+  let bytes = 0
+  let errors = 0
+  const cpu = new CpuWindow(t.pids())
+  const deadline = Date.now() + durationSec * 1000
+  const start = process.hrtime.bigint()
+  const driver0 = process.cpuUsage()
+  cpu.start()
+  let cursor = 0
+  const nextId = (): string | undefined => (ids.length ? ids[cursor++ % ids.length] : undefined)
+  const worker = async (): Promise<void> => {
+    while (Date.now() < deadline) {
+      const t0 = process.hrtime.bigint()
+      try {
+        let kind = op
+        if (op === 'mixed') kind = Math.random() < readRatio && ids.length ? 'download' : 'upload'
+        if (kind === 'upload') {
+          const id = await t.upload(body)
+          ids.push(id)
+          bytes += size
+        } else if (kind === 'download') {
+          const id = nextId()
+          if (!id) throw new Error('nothing to download')
+          bytes += await t.download(id)
+        } else if (kind === 'delete') {
+          const id = ids.pop()
+          if (!id) break
+          await t.delete(id)
+        }
+        ops++
+        lat.add(Number(process.hrtime.bigint() - t0) / 1e6)
+      } catch (e) {
+        errors++
+        if (errors <= 3) log.warn({ err: e, target: t.name, op }, 'operation failed')
+        if (errors > 1000) break
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: clients }, worker))
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const c = cpu.stop()
+  const d = process.cpuUsage(driver0)
+  c.perProcess['driver'] = { cpuSeconds: (d.user + d.system) / 1e6, peakRssBytes: process.memoryUsage().rss }
+  return {
+    ops,
+    bytes,
+    seconds,
+    errors,
+    p50: lat.percentile(50),
+    p99: lat.percentile(99),
+    cpu: Object.fromEntries(Object.entries(c.perProcess).map(([k, v]) => [k, v.cpuSeconds])),
+    peakRss: Object.fromEntries(Object.entries(c.perProcess).map(([k, v]) => [k, v.peakRssBytes])),
+    machineBusySeconds: c.machineBusySeconds,
+  }
+}
+
+async function lagProbe(t: Target, size: number, samples: number): Promise<LagResult> {
+  const res: LagResult = { target: t.name, size, samples: [], errors: 0 }
+  if (!t.waitSecondCopy) return res
+  const body = payload(size)
+  for (let i = 0; i < samples; i++) {
+    try {
+      const id = await t.upload(body)
+      const t0 = process.hrtime.bigint()
+      await t.waitSecondCopy(id, 10_000)
+      res.samples.push(Number(process.hrtime.bigint() - t0) / 1e6)
+      await t.delete(id).catch(() => {})
+    } catch (e) {
+      res.errors++
+      log.warn({ err: e, target: t.name }, 'lag probe failed')
+    }
+    // Spaced probes, as the reference measurement (100-300 ms gaps) did.
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 30))
+  }
+  return res
+}
+
+/** Run `scenario` against `targets`; returns the report (not yet written). */
+export async function runScenario(scenario: Scenario, targets: Target[], command: string, progress: Progress): Promise<Report> {
+  const report: Report = {
+    startedAt: new Date().toISOString(),
+    command,
+    scenario: scenario.name,
+    machine: { cpus: os.cpus().length, node: process.version, memGiB: Math.round(os.totalmem() / 2 ** 30) },
+    cells: [],
+    lags: [],
+    warnings: [],
+  }
+  const state: RunState = { ids: new Map() }
+  const readRatio = scenario.readRatio ?? 0.9
+  const ordered = ['upload', 'download', 'mixed', 'delete'].filter((o) => scenario.ops.includes(o as never))
+  const cellsTotal = scenario.sizes.length * ordered.length * scenario.clients.length * targets.length * scenario.reps
+  let done = 0
+  for (const size of scenario.sizes) {
+    const body = payload(size)
+    const clientsFor = scenario.bigSizeLimit && size > scenario.bigSizeLimit ? scenario.clients.slice(0, 1) : scenario.clients
+    for (const op of ordered) {
+      for (const clients of clientsFor) {
+        const cells = new Map(targets.map((t) => [t.name, { target: t.name, op, size, clients, reps: [] as RepResult[] } satisfies CellResult]))
+        for (let rep = 0; rep < scenario.reps; rep++) {
+          // Rotate the order each rep so no target always runs first.
+          const order = targets.map((_, i) => targets[(i + rep) % targets.length])
+          for (const t of order) {
+            const key = `${t.name}|${size}`
+            if (!state.ids.has(key)) state.ids.set(key, [])
+            const ids = state.ids.get(key)!
+            if ((op === 'download' || op === 'mixed') && ids.length === 0) {
+              for (let i = 0; i < Math.max(clients, 8); i++) ids.push(await t.upload(body))
+            }
+            progress(`[${++done}/${cellsTotal}] ${t.name} ${op} ${size}B × ${clients} (rep ${rep + 1}/${scenario.reps})`)
+            const r = await measure(t, op, size, clients, scenario.durationSec, body, ids, readRatio)
+            cells.get(t.name)!.reps.push(r)
+            // Everything the machine did beyond our daemons and this driver is "foreign" load.
+            const ours = Object.values(r.cpu).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0)
+            const foreign = r.machineBusySeconds - ours
+            if (foreign / r.seconds > 0.5 && t.pids().size) {
+              report.warnings.push(`${t.name} ${op} ${size}B×${clients} rep ${rep + 1}: machine busy beyond the daemons and driver (${(foreign / r.seconds).toFixed(2)} cores)`)
+            }
+          }
+        }
+        report.cells.push(...cells.values())
+      }
+    }
+  }
+  if (scenario.lag) {
+    for (const size of scenario.lag.sizes) {
+      for (const t of targets) {
+        progress(`lag ${t.name} ${size}B × ${scenario.lag.samples}`)
+        report.lags.push(await lagProbe(t, size, scenario.lag.samples))
+      }
+    }
+  }
+  return report
+}

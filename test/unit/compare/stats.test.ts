@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import { LatencyRecorder, mean, median, percentile, spread } from '../../../src/compare/stats.js'
+import { markdown, summarize, type Report } from '../../../src/compare/report.js'
+
+describe('stats', () => {
+  it('median of odd and even samples, unsorted input', () => {
+    expect(median([5, 1, 3])).toBe(3)
+    expect(median([4, 1, 3, 2])).toBe(2.5)
+    expect(median([])).toBeNaN()
+  })
+
+  it('percentiles interpolate between closest ranks', () => {
+    const xs = Array.from({ length: 101 }, (_, i) => i)
+    expect(percentile(xs, 0)).toBe(0)
+    expect(percentile(xs, 99)).toBe(99)
+    expect(percentile(xs, 100)).toBe(100)
+    expect(percentile([10, 20], 50)).toBe(15)
+    expect(percentile([10, 20], 90)).toBeCloseTo(19)
+    expect(percentile([7], 99)).toBe(7)
+  })
+
+  it('spread reports median, min, max and relative range', () => {
+    expect(spread([100, 90, 110])).toEqual({ median: 100, min: 90, max: 110, relRange: 0.2, n: 3 })
+    expect(spread([]).n).toBe(0)
+    expect(mean([1, 2, 3])).toBe(2)
+  })
+
+  it('LatencyRecorder is exact below its cap and bounded above it', () => {
+    const r = new LatencyRecorder(1000)
+    for (let i = 1; i <= 100; i++) r.add(i)
+    expect(r.percentile(50)).toBeCloseTo(50.5)
+    const big = new LatencyRecorder(100)
+    for (let i = 0; i < 10_000; i++) big.add(5)
+    expect(big.count).toBe(10_000)
+    expect(big.percentile(99)).toBe(5)
+  })
+})
+
+describe('report', () => {
+  it('summarizes reps and renders a markdown table with ratios', () => {
+    const rep = (ops: number) => ({ ops, bytes: ops * 4096, seconds: 2, errors: 0, p50: 1, p99: 3, cpu: { d: 0.5 }, peakRss: { d: 50 * 2 ** 20 }, machineBusySeconds: 1 })
+    const r: Report = {
+      startedAt: 'now',
+      command: 'npm run compare',
+      scenario: 'quick',
+      machine: { cpus: 2, node: 'v20', memGiB: 24 },
+      cells: [
+        { target: 'a', op: 'upload', size: 4096, clients: 8, reps: [rep(100), rep(200), rep(300)] },
+        { target: 'b', op: 'upload', size: 4096, clients: 8, reps: [rep(200), rep(400), rep(600)] },
+      ],
+      lags: [{ target: 'a', size: 4096, samples: [1, 2, 3], errors: 0 }],
+      warnings: [],
+    }
+    const s = summarize(r.cells[0])
+    expect(s.opsPerSec.median).toBe(100)
+    expect(s.bytes).toBe(600 * 4096)
+    const md = markdown(r)
+    expect(md).toContain('| a | upload | 4 KiB | 8 | 100.0 [50.0–150.0]')
+    expect(md).toMatch(/\| upload \| 4 KiB \| 8 \| 1\.00 \| 2\.00 \|/)
+  })
+})
