@@ -1,0 +1,465 @@
+/**
+ * Binlog push sync to one peer storage of the same group.
+ *
+ * Reads this storage's binlog from the peer's durable cursor (mark file
+ * `<peer>.mark`) and replays each record with the storage-to-storage commands,
+ * pipelined on one persistent connection. Replay is state-based like
+ * FastDFS's: a create sends the file as it is *now* (skipped if it was deleted
+ * since), EEXIST means "already there", and an append/modify/truncate the peer
+ * cannot apply (ENOENT) falls back to a whole-file update. Peers therefore
+ * converge on the final state.
+ *
+ * Low lag: the sender sleeps on the binlog's append event, not a poll timer, so
+ * a record is on the wire as soon as it is flushed (FastDFS polls every 10 ms
+ * after a 1 s buffer flush).
+ *
+ * A record that keeps failing is parked in a retry list with capped backoff and
+ * does not block later records; the saved cursor never passes a parked record,
+ * so a restart re-sends from there (duplicates are answered with EEXIST).
+ */
+import net from 'node:net'
+import type { Binlog, BinlogCursor, BinlogPosition } from '../../../engine/binlog/binlog.js'
+import type { BlobMeta, ReadHandle } from '../../../engine/blob/blob-store.js'
+import { logger } from '../../../log.js'
+import { COMMON_CMD, ERRNO, STORAGE_CMD } from '../protocol/constants.js'
+import { encodeHeader, readLong } from '../protocol/header.js'
+import { SocketReader } from '../../../server/socket-reader.js'
+import { isSourceOp, parseRecord, type BinlogRecord } from './binlog-record.js'
+import { reportServerId, syncDelete, syncFileHead, syncRangeHead, syncTruncate, syncTwoNames } from './sync-codec.js'
+
+const log = logger('fastdfs.sync')
+
+/** What a sender needs from its storage (implemented by the storage service). */
+export interface SyncSource {
+  group: string
+  /** Our identity as peers know it (storage id, or ip). Sent in REPORT_SERVER_ID. */
+  myId: string
+  binlog: Binlog
+  /** Open a stored file by remote filename (`M00/..`); `undefined` when absent. */
+  open(remote: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined>
+  stat(remote: string): Promise<BlobMeta | undefined>
+  /** Idle keepalive interval (heart_beat_interval). */
+  heartbeatMs: number
+}
+
+export interface PeerAddress {
+  /** Storage id or ip:port: names the mark file. */
+  id: string
+  host: string
+  port: number
+}
+
+export interface SenderStatus {
+  peer: string
+  connected: boolean
+  position: BinlogPosition
+  /** Bytes of binlog not yet acknowledged by the peer (in the current file). */
+  behindBytes: number
+  /** Source timestamp of the last record the peer acknowledged. */
+  lastSyncedTimestamp: number
+  parked: number
+  sentRecords: number
+}
+
+/** Why these numbers: reconnect fast for sub-second lag after a peer restart, cap so a dead peer costs nothing. */
+const RECONNECT_MIN_MS = 100
+const RECONNECT_MAX_MS = 10_000
+const PARK_MIN_MS = 1_000
+const PARK_MAX_MS = 5 * 60_000
+/** Records in flight on one connection. */
+const WINDOW = 32
+/** Mark file saved at most this often while busy (and on idle/stop). */
+const SAVE_EVERY_MS = 500
+
+export class PeerSender {
+  private stopped = false
+  private sock?: net.Socket
+  private reader?: SocketReader
+  private connected = false
+  private cursor!: BinlogCursor
+  private acked!: BinlogPosition
+  private lastSaved = 0
+  private lastTs = 0
+  private sent = 0
+  private parked: Array<{ rec: BinlogRecord; at: BinlogPosition; tries: number; nextTry: number }> = []
+  private loop?: Promise<void>
+  private wake?: () => void
+
+  constructor(
+    private readonly src: SyncSource,
+    readonly peer: PeerAddress,
+    /** Bootstrap mode: also replay replica (lower-case) records with timestamps <= until. */
+    private readonly syncOld?: { until: number },
+  ) {}
+
+  start(): void {
+    this.loop = this.run().catch((e) => log.error({ err: e, peer: this.peer.id }, 'sync sender stopped by error'))
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wake?.()
+    this.sock?.destroy()
+    await this.loop
+  }
+
+  status(): SenderStatus {
+    const end = this.src.binlog.end()
+    const pos = this.acked ?? { index: 0, offset: 0 }
+    return {
+      peer: this.peer.id,
+      connected: this.connected,
+      position: pos,
+      behindBytes: pos.index === end.index ? end.offset - pos.offset : end.offset,
+      lastSyncedTimestamp: this.lastTs,
+      parked: this.parked.length,
+      sentRecords: this.sent,
+    }
+  }
+
+  private markName(): string {
+    return this.peer.id.replace(/[^A-Za-z0-9_.-]/g, '_')
+  }
+
+  private async run(): Promise<void> {
+    this.cursor = await this.src.binlog.cursor(this.markName())
+    this.acked = { index: this.cursor.index, offset: this.cursor.offset }
+    let backoff = RECONNECT_MIN_MS
+    while (!this.stopped) {
+      try {
+        await this.connect()
+        backoff = RECONNECT_MIN_MS
+        await this.pump()
+      } catch (e) {
+        if (this.stopped) break
+        log.warn({ peer: this.peer.id, err: (e as Error).message }, 'sync connection failed; will retry')
+      } finally {
+        this.connected = false
+        this.sock?.destroy()
+      }
+      if (this.stopped) break
+      await this.sleep(backoff)
+      backoff = Math.min(RECONNECT_MAX_MS, backoff * 2)
+    }
+    await this.saveCursor(true).catch(() => {})
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(done, ms)
+      const self = this
+      function done(): void {
+        clearTimeout(t)
+        self.wake = undefined
+        r()
+      }
+      this.wake = done
+    })
+  }
+
+  private async connect(): Promise<void> {
+    const sock = net.connect({ host: this.peer.host, port: this.peer.port, noDelay: true })
+    this.sock = sock
+    await new Promise<void>((resolve, reject) => {
+      // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.
+      const t = setTimeout(() => reject(new Error('connect timeout')), 5_000)
+      sock.once('connect', () => {
+        clearTimeout(t)
+        resolve()
+      })
+      sock.once('error', (e) => {
+        clearTimeout(t)
+        reject(e)
+      })
+    })
+    sock.on('error', () => {})
+    this.reader = new SocketReader(sock)
+    sock.write(reportServerId(this.src.myId))
+    const st = await this.readReply()
+    if (st !== 0) throw new Error(`peer refused REPORT_SERVER_ID with status ${st}`)
+    this.connected = true
+    log.info({ peer: this.peer.id }, 'sync connection up')
+  }
+
+  /** Read one reply header (+ discard any body: V6.16.1 echoes a body on SYNC_RENAME). */
+  private async readReply(): Promise<number> {
+    const h = await this.reader!.read(10)
+    const len = readLong(h, 0)
+    if (len < 0 || len > 1 << 20) throw new Error(`bad reply length ${len}`)
+    if (len > 0) await this.reader!.skip(len)
+    return h[9]
+  }
+
+  private wanted(r: BinlogRecord): boolean {
+    if (isSourceOp(r.op)) return true
+    return !!this.syncOld && r.timestamp <= this.syncOld.until
+  }
+
+  /** Send records until the connection fails or we are stopped. */
+  private async pump(): Promise<void> {
+    let readPos: BinlogPosition = { ...this.acked }
+    let idleSince = Date.now()
+    this.inflight = []
+    this.broken = undefined
+    const replies = this.replyLoop()
+    try {
+      while (!this.stopped) {
+        if (this.broken) throw this.broken
+        await this.retryParked()
+        const { records, next } = await this.src.binlog.read(readPos, WINDOW * 4)
+        if (!records.length) {
+          await this.saveCursor(true)
+          if (Date.now() - idleSince >= this.src.heartbeatMs) {
+            const st = await this.request(async () => ({ head: encodeHeader(0, COMMON_CMD.ACTIVE_TEST) }))
+            if (st !== 0) throw this.broken ?? new Error(`ACTIVE_TEST status ${st}`)
+            idleSince = Date.now()
+          }
+          await this.src.binlog.waitForAppend(readPos, Math.min(this.src.heartbeatMs, this.nextParkDue()))
+          continue
+        }
+        idleSince = Date.now()
+        // read() returns records of one file; they start at readPos unless it moved to the next file.
+        let off = next.index === readPos.index ? readPos.offset : 0
+        const settled: Array<Promise<void>> = []
+        for (const line of records) {
+          off += Buffer.byteLength(line) + 1
+          const end = { index: next.index, offset: off }
+          const rec = parseRecord(line)
+          if (!rec) {
+            log.warn({ peer: this.peer.id, end }, 'skipping malformed binlog record')
+            continue
+          }
+          if (!this.wanted(rec)) continue
+          while (this.inflight.length >= WINDOW && !this.broken) await new Promise((r) => setImmediate(r))
+          if (this.broken) throw this.broken
+          settled.push(this.send(rec, end))
+        }
+        await Promise.all(settled)
+        if (this.broken) throw this.broken
+        readPos = next
+        this.acked = next
+        await this.saveCursor(false)
+      }
+    } finally {
+      this.connected = false
+      this.sock?.destroy()
+      this.inflightWake?.()
+      await replies
+    }
+  }
+
+  private inflight: Array<(status: number) => void> = []
+  private inflightWake?: () => void
+  private broken?: Error
+  private chain: Promise<void> = Promise.resolve()
+
+  /** Replies come back in request order; this loop settles them. On failure every pending request gets -1. */
+  private async replyLoop(): Promise<void> {
+    try {
+      for (;;) {
+        while (!this.inflight.length) {
+          if (this.stopped || !this.connected) return
+          await new Promise<void>((r) => (this.inflightWake = r))
+          this.inflightWake = undefined
+        }
+        const st = await this.readReply()
+        this.inflight.shift()!(st)
+      }
+    } catch (e) {
+      this.broken = e as Error
+    } finally {
+      this.broken ??= new Error('sync connection closed')
+      for (const r of this.inflight.splice(0)) r(-1)
+    }
+  }
+
+  /**
+   * Queue one request. Writes are serialised on `chain` so each request's bytes
+   * are contiguous on the socket and replies match the inflight order. `build`
+   * returns undefined to skip (the source file vanished). Resolves with the
+   * reply status, SKIPPED, or -1 when the connection failed.
+   */
+  private request(build: () => Promise<{ head: Buffer; body?: ReadHandle } | undefined>): Promise<number> {
+    let result: Promise<number> = Promise.resolve(-1)
+    const step = this.chain.then(async () => {
+      if (this.broken || !this.sock) return
+      const req = await build()
+      if (!req) {
+        result = Promise.resolve(SKIPPED)
+        return
+      }
+      result = new Promise<number>((resolve) => this.inflight.push(resolve))
+      this.inflightWake?.()
+      try {
+        if (req.body) await writeWithBody(this.sock, req.head, req.body)
+        else this.sock.write(req.head)
+      } catch (e) {
+        req.body?.stream.destroy()
+        this.broken ??= e as Error
+        this.sock.destroy()
+      }
+    })
+    this.chain = step.catch(() => {})
+    return step.then(
+      () => result,
+      () => -1,
+    )
+  }
+
+  private nextParkDue(): number {
+    if (!this.parked.length) return this.src.heartbeatMs
+    return Math.max(5, Math.min(...this.parked.map((p) => p.nextTry)) - Date.now())
+  }
+
+  /**
+   * Send one record; resolves once the peer answered and the outcome is
+   * recorded (ok, fallback done, or parked). Rejects only on connection loss.
+   */
+  private async send(rec: BinlogRecord, end: BinlogPosition): Promise<void> {
+    const status = await this.transmit(rec, false)
+    if (status < 0) throw this.broken ?? new Error('connection lost')
+    if (this.accepted(rec, status)) {
+      this.noteSynced(rec)
+      return
+    }
+    if (status === ERRNO.ENOENT && /[AMTRL]/i.test(rec.op)) {
+      // The peer lacks the base file: ship the whole current file instead.
+      const st2 = await this.transmit(rec, true)
+      if (st2 < 0) throw this.broken ?? new Error('connection lost')
+      if (st2 === 0 || st2 === ERRNO.EEXIST || st2 === SKIPPED) {
+        this.noteSynced(rec)
+        return
+      }
+    }
+    this.park(rec, end, status)
+  }
+
+  private noteSynced(rec: BinlogRecord): void {
+    this.sent++
+    this.lastTs = Math.max(this.lastTs, rec.timestamp)
+  }
+
+  private accepted(rec: BinlogRecord, st: number): boolean {
+    if (st === 0 || st === ERRNO.EEXIST || st === SKIPPED) return true
+    // Deleting what the peer never had is success.
+    return st === ERRNO.ENOENT && rec.op.toUpperCase() === 'D'
+  }
+
+  private park(rec: BinlogRecord, at: BinlogPosition, status: number): void {
+    const existing = this.parked.find((p) => p.rec === rec)
+    const tries = (existing?.tries ?? 0) + 1
+    const delay = Math.min(PARK_MAX_MS, PARK_MIN_MS * 2 ** (tries - 1))
+    if (existing) {
+      existing.tries = tries
+      existing.nextTry = Date.now() + delay
+    } else {
+      this.parked.push({ rec, at, tries, nextTry: Date.now() + delay })
+    }
+    log.warn({ peer: this.peer.id, record: rec, status, tries, retryInMs: delay }, 'sync record failed; parked for retry')
+  }
+
+  private async retryParked(): Promise<void> {
+    const now = Date.now()
+    for (const p of [...this.parked]) {
+      if (p.nextTry > now) continue
+      const st = await this.transmit(p.rec, p.tries > 1)
+      if (st < 0) throw this.broken ?? new Error('connection lost')
+      if (this.accepted(p.rec, st)) {
+        this.parked.splice(this.parked.indexOf(p), 1)
+        this.noteSynced(p.rec)
+      } else this.park(p.rec, p.at, st)
+    }
+  }
+
+  /** Build and queue the request for `rec`; `whole` forces a full-file SYNC_UPDATE. */
+  private transmit(rec: BinlogRecord, whole: boolean): Promise<number> {
+    const g = this.src.group
+    const op = rec.op.toUpperCase()
+    return this.request(async () => {
+      if (whole || op === 'C' || op === 'U') {
+        const body = await this.src.open(rec.filename)
+        if (!body) return undefined
+        const cmd = whole || op === 'U' ? STORAGE_CMD.SYNC_UPDATE_FILE : STORAGE_CMD.SYNC_CREATE_FILE
+        return { head: syncFileHead(cmd, g, rec.filename, body.size, rec.timestamp), body }
+      }
+      switch (op) {
+        case 'D':
+          return { head: syncDelete(g, rec.filename, rec.timestamp) }
+        case 'A':
+        case 'M': {
+          const start = rec.a ?? 0
+          const len = rec.b ?? 0
+          const body = await this.src.open(rec.filename, { start, end: start + len })
+          if (!body) return undefined
+          if (body.end - body.start !== len) {
+            // The file shrank since: that region is gone; the whole-file fallback will follow ENOENT-like handling.
+            body.stream.destroy()
+            const all = await this.src.open(rec.filename)
+            if (!all) return undefined
+            return { head: syncFileHead(STORAGE_CMD.SYNC_UPDATE_FILE, g, rec.filename, all.size, rec.timestamp), body: all }
+          }
+          const cmd = op === 'A' ? STORAGE_CMD.SYNC_APPEND_FILE : STORAGE_CMD.SYNC_MODIFY_FILE
+          return { head: syncRangeHead(cmd, g, rec.filename, start, len, rec.timestamp), body }
+        }
+        case 'T':
+          return { head: syncTruncate(g, rec.filename, rec.a ?? 0, rec.b ?? 0, rec.timestamp) }
+        case 'L':
+          return { head: syncTwoNames(STORAGE_CMD.SYNC_CREATE_LINK, g, rec.filename, rec.other ?? '', rec.timestamp) }
+        case 'R':
+          return { head: syncTwoNames(STORAGE_CMD.SYNC_RENAME_FILE, g, rec.filename, rec.other ?? '', rec.timestamp) }
+        default:
+          return undefined
+      }
+    })
+  }
+
+  private async saveCursor(force: boolean): Promise<void> {
+    const now = Date.now()
+    if (!force && now - this.lastSaved < SAVE_EVERY_MS) return
+    // Never move the saved mark past a parked record.
+    let pos = this.acked
+    for (const p of this.parked) if (p.at.index < pos.index || (p.at.index === pos.index && p.at.offset < pos.offset)) pos = p.at
+    if (pos.index === this.cursor.index && pos.offset === this.cursor.offset && !force) return
+    if (pos.index === this.cursor.index && pos.offset === this.cursor.offset && now - this.lastSaved < 5_000) return
+    this.cursor = { ...this.cursor, index: pos.index, offset: pos.offset, extra: { ...this.cursor.extra, last_synced_timestamp: String(this.lastTs) } }
+    this.lastSaved = now
+    await this.src.binlog.saveCursor(this.markName(), this.cursor)
+  }
+}
+
+/** Status value meaning "nothing to send: the source file is gone". */
+const SKIPPED = 1000
+
+/** Small bodies go out in the same write as the header (one segment, no Nagle stall). */
+async function writeWithBody(sock: net.Socket, head: Buffer, body: ReadHandle): Promise<void> {
+  const chunks: Buffer[] = []
+  let small = true
+  for await (const c of body.stream as AsyncIterable<Buffer>) {
+    if (small) {
+      chunks.push(c)
+      if (chunks.reduce((a, b) => a + b.length, 0) > 64 * 1024) {
+        small = false
+        if (!sock.write(Buffer.concat([head, ...chunks.splice(0)]))) await drain(sock)
+      }
+    } else if (!sock.write(c)) await drain(sock)
+  }
+  if (small) sock.write(Buffer.concat([head, ...chunks]))
+}
+
+function drain(sock: net.Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onErr = (e: Error) => {
+      sock.off('drain', onDrain)
+      reject(e)
+    }
+    const onDrain = () => {
+      sock.off('error', onErr)
+      resolve()
+    }
+    sock.once('drain', onDrain)
+    sock.once('error', onErr)
+    sock.once('close', () => onErr(new Error('closed')))
+  })
+}
+
+export { STORAGE_CMD }
