@@ -1,5 +1,143 @@
-/** Placeholder wired by `tandem compare`; replaced by the harness runner. */
-export async function compareMain(_args: string[]): Promise<number> {
-  console.error('compare: not implemented yet')
-  return 1
+/**
+ * `npm run compare` / `tandem compare`: deploy our personalities (FastDFS,
+ * MogileFS on SQLite, and on MySQL when reachable or given), add any external
+ * cluster named on the command line, run one scenario against all of them and
+ * write compare/results/<timestamp>/report.{md,html,json}.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Command } from 'commander'
+import { startCluster, type Cluster } from '../deploy/local-cluster.js'
+import { writeReport } from './report.js'
+import { runScenario, type Scenario } from './runner.js'
+import { FastdfsTarget, MogilefsTarget } from './targets.js'
+import type { Target } from './target.js'
+
+export const COMPARE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../compare')
+
+export function loadScenario(nameOrPath: string): Scenario {
+  const file = existsSync(nameOrPath) ? nameOrPath : path.join(COMPARE_DIR, 'scenarios', `${nameOrPath}.json`)
+  const s = JSON.parse(readFileSync(file, 'utf8')) as Scenario
+  for (const k of ['name', 'durationSec', 'reps', 'sizes', 'clients', 'ops'] as const) {
+    if (s[k] === undefined) throw new Error(`scenario ${file}: missing "${k}"`)
+  }
+  return s
+}
+
+async function mysqlReachable(url: string): Promise<boolean> {
+  try {
+    const u = new URL(url)
+    const mysql = await import('mysql2/promise')
+    const c = await mysql.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password), connectTimeout: 2000 })
+    await c.end()
+    return true
+  } catch {
+    return false
+  }
+}
+
+export interface CompareOptions {
+  scenario: string
+  quick?: boolean
+  mysql?: string
+  noMysql?: boolean
+  fastdfsTracker?: string[]
+  mogilefsTracker?: string[]
+  domain?: string
+  class?: string
+  only?: string
+  out?: string
+}
+
+/** Runs the comparison; returns the results directory. */
+export async function runCompare(o: CompareOptions, command: string): Promise<{ dir: string; md: string }> {
+  const scenario = loadScenario(o.quick ? 'quick' : o.scenario)
+  const only = o.only ? new Set(o.only.split(',')) : undefined
+  const want = (name: string) => !only || only.has(name)
+  const tty = process.stderr.isTTY
+  const progress = (msg: string) => {
+    if (tty) process.stderr.write(`\r\x1b[K${msg}`)
+    else process.stderr.write(`${msg}\n`)
+  }
+  const clusters: Cluster[] = []
+  const targets: Target[] = []
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tandem-compare-'))
+  try {
+    if (want('tandem-fastdfs') || want('tandem-mogilefs-sqlite')) {
+      progress('deploying tandemfs (FastDFS + MogileFS/SQLite) ...')
+      const personalities: Array<'fastdfs' | 'mogilefs'> = []
+      if (want('tandem-fastdfs')) personalities.push('fastdfs')
+      if (want('tandem-mogilefs-sqlite')) personalities.push('mogilefs')
+      const c = await startCluster({ dir: path.join(dataDir, 'sqlite'), anyPorts: true, personalities })
+      clusters.push(c)
+      const pidsOf = (prefix: string) => () => new Map([...c.pids()].filter(([n]) => n.startsWith(prefix)))
+      if (c.fastdfs) targets.push(new FastdfsTarget('tandem-fastdfs', [c.fastdfs.tracker], pidsOf('fdfs')))
+      if (c.mogilefs) targets.push(new MogilefsTarget('tandem-mogilefs-sqlite', [c.mogilefs.tracker], c.mogilefs.domain, c.mogilefs.klass, pidsOf('mog')))
+    }
+    const mysqlUrl = o.mysql ?? 'mysql://root@127.0.0.1:3306/tandem_compare'
+    if (want('tandem-mogilefs-mysql') && !o.noMysql && (await mysqlReachable(mysqlUrl))) {
+      progress('deploying tandemfs (MogileFS/MySQL) ...')
+      const c = await startCluster({ dir: path.join(dataDir, 'mysql'), anyPorts: true, personalities: ['mogilefs'], mysql: mysqlUrl })
+      clusters.push(c)
+      targets.push(new MogilefsTarget('tandem-mogilefs-mysql', [c.mogilefs!.tracker], c.mogilefs!.domain, c.mogilefs!.klass, () => c.pids()))
+    }
+    if (o.fastdfsTracker?.length) targets.push(new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker))
+    if (o.mogilefsTracker?.length) {
+      if (!o.domain) throw new Error('--mogilefs-tracker needs --domain')
+      targets.push(new MogilefsTarget(`mogilefs@${o.mogilefsTracker[0]}`, o.mogilefsTracker, o.domain, o.class ?? '', () => new Map()))
+    }
+    if (!targets.length) throw new Error('no targets selected')
+    const report = await runScenario(scenario, targets, command, progress)
+    if (tty) process.stderr.write('\n')
+    const stamp = report.startedAt.replace(/[:.]/g, '-')
+    const out = writeReport(report, o.out ?? path.join(COMPARE_DIR, 'results', stamp))
+    return out
+  } finally {
+    for (const t of targets) await t.close().catch(() => {})
+    for (const c of clusters) await c.stop().catch(() => {})
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+export async function compareMain(args: string[]): Promise<number> {
+  const collect = (v: string, prev: string[] = []) => [...prev, v]
+  const program = new Command('compare')
+    .description('run the same workload against our FastDFS and MogileFS personalities (and any external cluster)')
+    .option('--scenario <name|file>', 'scenario name in compare/scenarios or a JSON file', 'standard')
+    .option('--quick', 'the quick scenario (under a minute)')
+    .option('--mysql <url>', 'MySQL for the MogileFS/MySQL target', undefined)
+    .option('--no-mysql', 'skip the MogileFS/MySQL target')
+    .option('--fastdfs-tracker <host:port>', 'also measure an external FastDFS cluster (repeatable)', collect)
+    .option('--mogilefs-tracker <host:port>', 'also measure an external MogileFS cluster (repeatable)', collect)
+    .option('--domain <domain>', 'MogileFS domain for --mogilefs-tracker')
+    .option('--class <class>', 'MogileFS class for --mogilefs-tracker')
+    .option('--only <targets>', 'comma-separated subset: tandem-fastdfs, tandem-mogilefs-sqlite, tandem-mogilefs-mysql')
+    .option('--out <dir>', 'results directory (default compare/results/<timestamp>)')
+    .exitOverride()
+  try {
+    program.parse(args, { from: 'user' })
+  } catch (e) {
+    return (e as { exitCode?: number }).exitCode ?? 1
+  }
+  const o = program.opts()
+  const res = await runCompare(
+    {
+      scenario: o.scenario,
+      quick: o.quick,
+      mysql: typeof o.mysql === 'string' ? o.mysql : undefined,
+      noMysql: o.mysql === false,
+      fastdfsTracker: o.fastdfsTracker,
+      mogilefsTracker: o.mogilefsTracker,
+      domain: o.domain,
+      class: o.class,
+      only: o.only,
+      out: o.out,
+    },
+    `npm run compare -- ${args.join(' ')}`.trim(),
+  )
+  process.stdout.write(res.md)
+  console.error(`\nreport: ${path.join(res.dir, 'report.html')}`)
+  return 0
 }

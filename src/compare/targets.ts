@@ -1,0 +1,144 @@
+/**
+ * Compare targets over our client libraries: a FastDFS cluster given by its
+ * tracker(s), and a MogileFS cluster given by its tracker(s) and domain. The
+ * same code measures our personalities and the real systems.
+ */
+import { Writable } from 'node:stream'
+import { FdfsClient, splitFileId } from '../personalities/fastdfs/client/fdfs-client.js'
+import { clientConfFor } from '../personalities/fastdfs/client/client-conf.js'
+import { queryFileInfo } from '../personalities/fastdfs/client/storage-client.js'
+import { MogileFSClient } from '../personalities/mogilefs/client/client.js'
+import { parseHostPort } from '../config/conf-file.js'
+import { sleep, type Target } from './target.js'
+
+class Sink extends Writable {
+  bytes = 0
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.bytes += chunk.length
+    cb()
+  }
+}
+
+export class FastdfsTarget implements Target {
+  private readonly client: FdfsClient
+  private storages?: Array<{ host: string; port: number }>
+
+  constructor(
+    readonly name: string,
+    trackers: string[],
+    private readonly pidMap: () => Map<string, number> = () => new Map(),
+  ) {
+    this.client = new FdfsClient(clientConfFor(trackers.map((t) => parseHostPort(t, 22122)), { connectTimeout: 5, networkTimeout: 60 }))
+  }
+
+  async upload(body: Buffer): Promise<string> {
+    return this.client.upload(body, 'bin')
+  }
+
+  async download(id: string): Promise<number> {
+    const s = new Sink()
+    await this.client.download(id, s)
+    return s.bytes
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.client.delete(id)
+  }
+
+  /** Polls QUERY_FILE_INFO (silent, no CRC) on every storage of the group until two have the file. */
+  async waitSecondCopy(id: string, timeoutMs: number): Promise<void> {
+    const { group, remote } = splitFileId(id)
+    if (!this.storages) {
+      const list = await this.client.tracker.listStorages(group)
+      this.storages = list.map((s) => ({ host: s.ip, port: s.storagePort }))
+    }
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      let have = 0
+      for (const s of this.storages) {
+        const ok = await this.client.pool.with({ ...s }, (c) => queryFileInfo(c, group, remote, 3)).then(
+          () => true,
+          () => false,
+        )
+        if (ok) have++
+      }
+      if (have >= 2) return
+      if (Date.now() > deadline) throw new Error(`no second copy of ${id} after ${timeoutMs} ms`)
+      await sleep(1)
+    }
+  }
+
+  pids(): Map<string, number> {
+    return this.pidMap()
+  }
+
+  async close(): Promise<void> {
+    this.client.close()
+  }
+}
+
+export class MogilefsTarget implements Target {
+  private readonly free: MogileFSClient[] = []
+  private readonly all: MogileFSClient[] = []
+  private seq = 0
+  private readonly prefix = `cmp-${process.pid}-${Date.now().toString(36)}-`
+
+  constructor(
+    readonly name: string,
+    private readonly trackers: string[],
+    private readonly domain: string,
+    private readonly klass: string,
+    private readonly pidMap: () => Map<string, number> = () => new Map(),
+  ) {}
+
+  /** One client per concurrent operation: a tracker connection serves one request at a time. */
+  private async with<T>(fn: (c: MogileFSClient) => Promise<T>): Promise<T> {
+    let c = this.free.pop()
+    if (!c) {
+      c = new MogileFSClient({ trackers: this.trackers, domain: this.domain, timeout: 30 })
+      this.all.push(c)
+    }
+    try {
+      return await fn(c)
+    } finally {
+      this.free.push(c)
+    }
+  }
+
+  async upload(body: Buffer): Promise<string> {
+    const key = `${this.prefix}${this.seq++}`
+    await this.with((c) => c.store(key, () => (async function* () { yield body })(), { class: this.klass, size: body.length }))
+    return key
+  }
+
+  async download(key: string): Promise<number> {
+    return this.with(async (c) => {
+      const s = new Sink()
+      await c.fetch(key, () => s)
+      return s.bytes
+    })
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.with((c) => c.delete(key, true))
+  }
+
+  /** Polls file_info until devcount >= 2 (the tracker records a copy only once it is complete). */
+  async waitSecondCopy(key: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const info = await this.with((c) => c.fileInfo(key))
+      if (Number(info.devcount) >= 2) return
+      if (Date.now() > deadline) throw new Error(`no second copy of ${key} after ${timeoutMs} ms`)
+      await sleep(1)
+    }
+  }
+
+  pids(): Map<string, number> {
+    return this.pidMap()
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.all) c.close()
+  }
+}
