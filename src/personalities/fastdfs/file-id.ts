@@ -106,7 +106,8 @@ export function sizeWord(size: number | bigint, appender: boolean, random: () =>
  * Throws FileIdError when ext is longer than 6 or has characters outside [A-Za-z0-9._-].
  */
 export function formatExtPart(ext: string, random: () => number = Math.random): string {
-  if (ext.length > EXT_MAX || !SAFE_RE.test(ext)) throw new FileIdError(`bad file ext "${ext}"`)
+  // '..' is legal for the C server but would make a name our own validation refuses.
+  if (ext.length > EXT_MAX || !SAFE_RE.test(ext) || ext.includes('..')) throw new FileIdError(`bad file ext "${ext}"`)
   const pad = ext.length === 0 ? EXT_MAX + 1 : EXT_MAX - ext.length
   let s = ''
   for (let i = 0; i < pad; i++) s += String(Math.min(9, Math.floor(random() * 10)))

@@ -1,0 +1,189 @@
+/**
+ * Reading and bookkeeping commands of the storage server: DOWNLOAD (14),
+ * DELETE (12), SET_METADATA (13), GET_METADATA (15), QUERY_FILE_INFO (22).
+ * Called by the dispatcher in server.ts.
+ */
+import type { Socket } from 'node:net'
+import { FIELD, QUERY_FINFO_FLAGS, ERRNO } from '../protocol/constants.js'
+import { fixed, readLong, respHeader } from '../protocol/header.js'
+import { MAX_REMOTE_NAME } from '../file-id.js'
+import { META_SUFFIX, mergeMetadata, packMetadata, sortMetadata, unpackMetadata } from '../metadata.js'
+import { einval, enoent, StorageError } from './errors.js'
+import { checkGroup, nameOf, type Request } from './request.js'
+import type { StorageContext } from './handlers-upload.js'
+
+/** Body `group 16 + filename` → located file. */
+async function groupAndName(ctx: StorageContext, req: Request, lead = 0) {
+  if (req.length <= lead + FIELD.GROUP_NAME || req.length > lead + FIELD.GROUP_NAME + MAX_REMOTE_NAME) {
+    throw einval(`body length ${req.length} invalid`)
+  }
+  const b = await req.rest()
+  checkGroup(b, lead, ctx.group)
+  const name = nameOf(b, lead + FIELD.GROUP_NAME)
+  return { head: b, name, ...ctx.store.locate(name) }
+}
+
+/** Wait for 'drain' or 'close', removing both listeners afterwards (no listener build-up on long downloads). */
+function drained(sock: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      sock.off('drain', done)
+      sock.off('close', done)
+      resolve()
+    }
+    sock.on('drain', done)
+    sock.on('close', done)
+  })
+}
+
+/** 14: offset 8, length 8 (0 = to end), group 16, name → the bytes. */
+export async function handleDownload(ctx: StorageContext, req: Request): Promise<void> {
+  const stats = ctx.store.stats
+  const f = await groupAndName(ctx, req, 16)
+  const offset = readLong(f.head, 0)
+  const length = readLong(f.head, 8)
+  if (offset < 0 || length < 0) throw einval('negative download offset/length')
+  const st = await f.store.stat(f.key)
+  // V6.16.1 rejects offset >= size (so a 0-byte file can never be downloaded).
+  if (st && offset >= st.size) {
+    stats.op('download', false)
+    throw einval(`download offset ${offset} >= size ${st.size}`)
+  }
+  const h = st ? await f.store.openRead(f.key, { start: offset, end: length > 0 ? offset + length : undefined }) : undefined
+  if (!h) {
+    stats.op('download', false)
+    throw enoent(`file ${f.name} not found`)
+  }
+  const n = h.end - h.start
+  req.replied = true
+  const sock = req.sock
+  let sent = 0
+  let first = true
+  try {
+    // Header and (for small files, the only) first chunk leave in one segment.
+    sock.cork()
+    sock.write(respHeader(n, 0))
+    for await (const chunk of h.stream as AsyncIterable<Buffer>) {
+      if (sock.destroyed) break
+      sent += chunk.length
+      const flowing = sock.write(chunk)
+      if (first) {
+        first = false
+        sock.uncork()
+      }
+      if (!flowing) await drained(sock)
+    }
+  } finally {
+    if (first) sock.uncork()
+    h.stream.destroy()
+  }
+  const ok = sent === n
+  stats.op('download', ok, sent)
+  // A short send cannot be reported in-band once the header went out: close instead.
+  if (!ok) throw new StorageError(ERRNO.EIO, `download of ${f.name} cut short at ${sent}/${n}`, true)
+}
+
+/** 12: group 16 + name. */
+export async function handleDelete(ctx: StorageContext, req: Request): Promise<void> {
+  const f = await groupAndName(ctx, req)
+  const gone = await f.store.delete(f.key)
+  if (!gone) {
+    ctx.store.stats.op('delete', false)
+    throw enoent(`file ${f.name} not found`)
+  }
+  await ctx.store.record('D', f.name)
+  if (await f.store.delete(f.key + META_SUFFIX)) await ctx.store.record('D', f.name + META_SUFFIX)
+  ctx.store.stats.op('delete', true)
+  req.ok()
+}
+
+/** 13: name_len 8, meta_len 8, op 1 ('O'|'M'), group 16, name, packed metadata. */
+export async function handleSetMeta(ctx: StorageContext, req: Request, maxBody: number): Promise<void> {
+  const stats = ctx.store.stats
+  if (req.length <= 2 * 8 + 1 + FIELD.GROUP_NAME || req.length >= maxBody) throw einval(`set-meta body length ${req.length} invalid`)
+  const b = await req.rest()
+  const nameLen = readLong(b, 0)
+  const metaLen = readLong(b, 8)
+  const flag = String.fromCharCode(b[16])
+  if (nameLen <= 0 || nameLen > MAX_REMOTE_NAME) throw einval(`filename length ${nameLen} invalid`)
+  if (flag !== 'O' && flag !== 'M') throw einval(`bad metadata op flag ${JSON.stringify(flag)}`)
+  if (metaLen < 0 || metaLen !== b.length - 33 - nameLen) throw einval(`metadata length ${metaLen} does not match the body`)
+  checkGroup(b, 17, ctx.group)
+  const name = nameOf(b, 33, 33 + nameLen)
+  const f = ctx.store.locate(name)
+  if (!(await f.store.stat(f.key))) {
+    stats.op('set_meta', false)
+    throw enoent(`file ${name} not found`)
+  }
+  const incoming = unpackMetadata(b.subarray(33 + nameLen))
+  const mkey = f.key + META_SUFFIX
+  const mname = name + META_SUFFIX
+  const existed = (await f.store.stat(mkey)) !== undefined
+  let pairs
+  if (flag === 'O') {
+    if (incoming.length === 0) {
+      if (await f.store.delete(mkey)) await ctx.store.record('D', mname)
+      stats.op('set_meta', true)
+      req.ok()
+      return
+    }
+    pairs = sortMetadata(incoming)
+  } else {
+    if (incoming.length === 0) {
+      stats.op('set_meta', true)
+      req.ok()
+      return
+    }
+    const cur = existed ? unpackMetadata(await readSmall(f.store, mkey)) : []
+    pairs = mergeMetadata(cur, incoming)
+  }
+  const packed = packMetadata(pairs)
+  await f.store.put(mkey, once1(packed), { size: packed.length })
+  await ctx.store.record(existed ? 'U' : 'C', mname)
+  stats.op('set_meta', true)
+  req.ok()
+}
+
+async function* once1(b: Buffer): AsyncGenerator<Buffer> {
+  yield b
+}
+
+async function readSmall(store: StorageContext['store']['paths'][number], key: string): Promise<Buffer> {
+  const h = await store.openRead(key)
+  if (!h) return Buffer.alloc(0)
+  const parts: Buffer[] = []
+  for await (const c of h.stream as AsyncIterable<Buffer>) parts.push(c)
+  return Buffer.concat(parts)
+}
+
+/** 15: group 16 + name → packed metadata (empty when none). */
+export async function handleGetMeta(ctx: StorageContext, req: Request): Promise<void> {
+  const f = await groupAndName(ctx, req)
+  if (!(await f.store.stat(f.key))) {
+    ctx.store.stats.op('get_meta', false)
+    throw enoent(`file ${f.name} not found`)
+  }
+  const meta = await readSmall(f.store, f.key + META_SUFFIX)
+  ctx.store.stats.op('get_meta', true)
+  req.ok(meta)
+}
+
+/** 22: group 16 + name; header status = flags → size 8, mtime 8, crc32 8, source ip 16. */
+export async function handleQueryInfo(ctx: StorageContext, req: Request): Promise<void> {
+  const f = await groupAndName(ctx, req)
+  const st = await f.store.stat(f.key)
+  if (!st) throw enoent(`file ${f.name} not found`)
+  let crc = f.d.crc32
+  if (f.d.appender || f.d.slave) {
+    if (req.status & QUERY_FINFO_FLAGS.NOT_CALC_CRC32) crc = 0
+    else crc = (await f.store.checksum(f.key))?.crc32 ?? 0
+  }
+  const body = Buffer.alloc(40)
+  body.writeBigInt64BE(BigInt(st.size), 0)
+  body.writeBigInt64BE(BigInt(Math.floor(st.mtimeMs / 1000)), 8)
+  // The C server stores the CRC in an int and widens it: sign-extended (0xffffffff939c8b7f on the wire).
+  body.writeBigInt64BE(BigInt(crc | 0), 16)
+  const ip = f.d.sourceIp ?? (f.d.sourceId !== undefined && String(f.d.sourceId) === ctx.store.source ? ctx.myIp() : f.d.source)
+  fixed(ip, FIELD.IP_ADDRESS).copy(body, 24)
+  req.ok(body)
+}

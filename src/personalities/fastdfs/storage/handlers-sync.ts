@@ -1,0 +1,158 @@
+/**
+ * Receiving side of storage<->storage sync (spec §8): REPORT_SERVER_ID (9),
+ * SYNC_CREATE (16), SYNC_DELETE (17), SYNC_UPDATE (18), SYNC_CREATE_LINK (19),
+ * SYNC_APPEND (25), SYNC_MODIFY (35), SYNC_TRUNCATE (37), SYNC_RENAME (40).
+ * Each applies the change (temp + rename for whole files, so a partial replica
+ * is never visible) and writes the lower-case binlog record. The sending side is
+ * a later task: it reads `FileStore.binlog` (see sync-seam.ts).
+ */
+import { ERRNO, FIELD } from '../protocol/constants.js'
+import { readLong } from '../protocol/header.js'
+import { MAX_REMOTE_NAME } from '../file-id.js'
+import { einval, enoent, StorageError } from './errors.js'
+import { checkGroup, nameOf, type Request } from './request.js'
+import type { StorageContext } from './handlers-upload.js'
+
+type Handler = (ctx: StorageContext, req: Request) => Promise<void>
+
+function len(n: number): number {
+  if (n <= 0 || n > MAX_REMOTE_NAME) throw einval(`filename length ${n} invalid`)
+  return n
+}
+
+/** 16 / 18: name_len 8, file_size 8, ts 4, group 16, name, content. */
+function syncWhole(update: boolean): Handler {
+  return async (ctx, req) => {
+    if (req.length < 36) throw einval('sync body too short')
+    const h = await req.read(36)
+    const nameLen = len(readLong(h, 0))
+    const size = readLong(h, 8)
+    const ts = h.readUInt32BE(16)
+    checkGroup(h, 20, ctx.group)
+    const name = nameOf(await req.read(nameLen))
+    const f = ctx.store.locate(name, true)
+    // The sender may announce "already there, same size" with status EEXIST and no content.
+    if (req.status === ERRNO.EEXIST && req.left === 0) {
+      await ctx.store.record(update ? 'u' : 'c', name, undefined, ts)
+      return req.ok()
+    }
+    if (size < 0 || size !== req.left) throw einval('sync file size does not match the body')
+    if (!update && (await f.store.stat(f.key))) throw new StorageError(ERRNO.EEXIST, `replica ${name} exists`)
+    await f.store.put(f.key, req.body(size), { size, overwrite: update, mtime: new Date(ts * 1000) })
+    ctx.store.stats.v.total_sync_in_bytes += size
+    ctx.store.stats.v.success_sync_in_bytes += size
+    ctx.store.stats.v.last_sync_update = Math.floor(Date.now() / 1000)
+    await ctx.store.record(update ? 'u' : 'c', name, undefined, ts)
+    req.ok()
+  }
+}
+
+/** 17: ts 4, group 16, name. */
+const syncDelete: Handler = async (ctx, req) => {
+  if (req.length <= 20 || req.length > 20 + MAX_REMOTE_NAME) throw einval('sync delete body length invalid')
+  const b = await req.rest()
+  const ts = b.readUInt32BE(0)
+  checkGroup(b, 4, ctx.group)
+  const name = nameOf(b, 20)
+  const f = ctx.store.locate(name, true)
+  if (!(await f.store.delete(f.key))) throw enoent(`replica ${name} not found`)
+  await ctx.store.record('d', name, undefined, ts)
+  req.ok()
+}
+
+/** 25 / 35: name_len 8, offset 8, length 8, ts 4, group 16, name, bytes. */
+function syncRange(modify: boolean): Handler {
+  return async (ctx, req) => {
+    if (req.length < 44) throw einval('sync body too short')
+    const h = await req.read(44)
+    const nameLen = len(readLong(h, 0))
+    const offset = readLong(h, 8)
+    const size = readLong(h, 16)
+    const ts = h.readUInt32BE(24)
+    checkGroup(h, 28, ctx.group)
+    if (offset < 0 || size < 0 || nameLen + size !== req.left) throw einval('sync range lengths do not match the body')
+    const name = nameOf(await req.read(nameLen))
+    const f = ctx.store.locate(name)
+    const st = await f.store.stat(f.key)
+    if (!st) throw enoent(`replica ${name} not found`)
+    if (modify) {
+      if (offset > st.size) throw einval(`modify offset ${offset} > size ${st.size}`)
+      await f.store.modify(f.key, offset, req.body(size), size)
+    } else {
+      // Replay is state based: the peer may already hold these bytes.
+      if (st.size >= offset + size) throw new StorageError(ERRNO.EEXIST, `append to ${name} already applied`)
+      if (st.size !== offset) throw einval(`append offset ${offset} != replica size ${st.size}`)
+      await f.store.append(f.key, req.body(size), size)
+    }
+    await ctx.store.record(modify ? 'm' : 'a', name, `${offset} ${size}`, ts)
+    req.ok()
+  }
+}
+
+/** 37: name_len 8, old_size 8, new_size 8, ts 4, group 16, name. */
+const syncTruncate: Handler = async (ctx, req) => {
+  if (req.length < 44) throw einval('sync truncate body too short')
+  const h = await req.read(44)
+  const nameLen = len(readLong(h, 0))
+  const oldSize = readLong(h, 8)
+  const newSize = readLong(h, 16)
+  const ts = h.readUInt32BE(24)
+  checkGroup(h, 28, ctx.group)
+  if (nameLen !== req.left || newSize < 0) throw einval('sync truncate lengths invalid')
+  const name = nameOf(await req.read(nameLen))
+  const f = ctx.store.locate(name)
+  const st = await f.store.stat(f.key)
+  if (!st) throw enoent(`replica ${name} not found`)
+  if (st.size !== oldSize) throw new StorageError(ERRNO.EEXIST, `truncate of ${name} already applied`)
+  await f.store.truncate(f.key, newSize)
+  await ctx.store.record('t', name, `${oldSize} ${newSize}`, ts)
+  req.ok()
+}
+
+/** 19 (link) / 40 (rename): a_len 8, b_len 8, ts 4, group 16, a, b. */
+function syncTwoNames(rename: boolean): Handler {
+  return async (ctx, req) => {
+    if (req.length < 36 || req.length > 36 + 2 * MAX_REMOTE_NAME) throw einval('sync body length invalid')
+    const b = await req.rest()
+    const aLen = len(readLong(b, 0))
+    const bLen = len(readLong(b, 8))
+    const ts = b.readUInt32BE(16)
+    checkGroup(b, 20, ctx.group)
+    if (36 + aLen + bLen !== b.length) throw einval('sync name lengths do not match the body')
+    const first = nameOf(b, 36, 36 + aLen)
+    const second = nameOf(b, 36 + aLen, 36 + aLen + bLen)
+    const dst = ctx.store.locate(first, true)
+    const src = ctx.store.locate(second, true)
+    if (dst.store !== src.store) throw einval('link/rename across store paths')
+    if (rename) {
+      if (await dst.store.stat(dst.key)) throw new StorageError(ERRNO.EEXIST, `${first} exists`)
+      // V6.16.1 echoes the request body here (a bug); we send the empty reply senders expect.
+      if (!(await src.store.rename(src.key, dst.key, false))) throw enoent(`${second} not found`)
+      await ctx.store.record('r', first, second, ts)
+    } else {
+      await src.store.link(src.key, dst.key)
+      await ctx.store.record('l', first, second, ts)
+    }
+    req.ok()
+  }
+}
+
+/** 9: my storage id 16 (identifies the peer on this connection; we only log it). */
+const reportServerId: Handler = async (_ctx, req) => {
+  if (req.length !== FIELD.STORAGE_ID) throw einval('report server id body length invalid')
+  await req.rest()
+  req.ok()
+}
+
+/** Handlers by command code, for the dispatcher. */
+export const SYNC_HANDLERS: Record<number, Handler> = {
+  9: reportServerId,
+  16: syncWhole(false),
+  17: syncDelete,
+  18: syncWhole(true),
+  19: syncTwoNames(false),
+  25: syncRange(false),
+  35: syncRange(true),
+  37: syncTruncate,
+  40: syncTwoNames(true),
+}

@@ -1,0 +1,101 @@
+/**
+ * Assemble a running storage daemon from its config: file store, client-facing
+ * server and tracker reporter. Called by the fdfs_storaged CLI through runDaemon;
+ * `close()` stops gracefully (in-flight requests get the TcpServer grace period,
+ * aborted uploads leave only temp files, which LocalBlobStore removes).
+ */
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import { logger } from '../../../log.js'
+import type { ReservedRule } from '../../../engine/disk/reserved.js'
+import type { Running } from '../../../server/daemon.js'
+import { ConfFile } from '../../../config/conf-file.js'
+import { FileStore } from './store.js'
+import { startStorageServer } from './server.js'
+import { TrackerReporter } from './tracker-reporter.js'
+import { startSyncSenders } from './sync-seam.js'
+import { resolveStorageId, type StorageConfig } from './storage-conf.js'
+
+const log = logger('fastdfs.storage.daemon')
+
+/** Why 60 s: counters and the subdir position are cheap to rewrite, and at most a minute of stats is lost on a crash. */
+const STAT_SAVE_MS = 60_000
+
+/** A first guess of our IPv4 before any tracker answered GET_MY_IP (bind_addr, else the first external interface). */
+function guessIp(cfg: StorageConfig): string {
+  if (cfg.bindAddr && cfg.bindAddr !== '0.0.0.0') return cfg.bindAddr
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return '127.0.0.1'
+}
+
+export interface RunningStorage extends Running {
+  store: FileStore
+  reporter: TrackerReporter
+  port: number
+}
+
+/** Start everything; resolves once the port is listening. */
+export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> {
+  const upTime = Math.floor(Date.now() / 1000)
+  // Shared by reference with every LocalBlobStore so the tracker's reserved_storage_space can update it live.
+  const reserved: ReservedRule = { ...cfg.reserved }
+  let ip = guessIp(cfg)
+  let storageId: string | undefined
+  if (cfg.useStorageId) {
+    let text = ''
+    try {
+      text = cfg.storageIdsFile ? readFileSync(cfg.storageIdsFile, 'utf8') : ''
+    } catch (e) {
+      if (!cfg.id) throw new Error(`cannot read storage_ids_filename ${cfg.storageIdsFile}: ${(e as Error).message}`)
+    }
+    storageId = resolveStorageId(cfg, text, ip)
+    if (!storageId) throw new Error(`use_storage_id = true but no id for ${cfg.groupName} ${ip}:${cfg.port} (set "id = <n>" in storage.conf)`)
+  }
+  const nameSource = () => (cfg.useStorageId && cfg.idTypeInFilename === 'id' && storageId ? storageId : ip)
+  const store = await FileStore.open(cfg, reserved, nameSource())
+  const server = await startStorageServer({
+    host: cfg.bindAddr || '0.0.0.0',
+    port: cfg.port,
+    ctx: { store, group: cfg.groupName, myIp: () => ip },
+    buffSize: cfg.buffSize,
+    networkTimeout: cfg.networkTimeout,
+  })
+  const port = server.address().port
+  const reporter = new TrackerReporter({ cfg: { ...cfg, port }, store, storageId, upTime })
+  reporter.on('myIp', (v: string) => {
+    ip = v
+    store.source = nameSource()
+    log.info({ ip: v }, 'tracker told us our address')
+  })
+  reporter.on('params', (p: Record<string, string>) => {
+    const v = p.reserved_storage_space
+    if (!v) return
+    try {
+      const r = ConfFile.parse(`reserved_storage_space = ${v}`).reserved('reserved_storage_space', '1%')
+      reserved.bytes = r.bytes
+      reserved.ratio = r.ratio
+    } catch (e) {
+      log.warn({ value: v, err: (e as Error).message }, 'ignoring bad reserved_storage_space from tracker')
+    }
+  })
+  const senders = startSyncSenders({ binlog: store.binlog, store, self: () => storageId ?? ip })
+  reporter.on('peers', (p) => senders.setPeers(p))
+  await reporter.start()
+  const timer = setInterval(() => store.saveStat().catch((e) => log.warn({ err: e }, 'saving stats failed')), STAT_SAVE_MS)
+  timer.unref()
+  log.info({ group: cfg.groupName, port, paths: cfg.storePaths }, 'fdfs_storaged serving')
+  return {
+    store,
+    reporter,
+    port,
+    async close() {
+      clearInterval(timer)
+      reporter.stop()
+      await senders.stop()
+      await server.close()
+      await store.close()
+    },
+  }
+}

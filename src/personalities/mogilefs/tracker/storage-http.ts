@@ -1,0 +1,146 @@
+/**
+ * The tracker's HTTP and mgmt-port client for storage nodes (mogstored, ours or
+ * the reference Perlbal one): HEAD for size checks, GET/PUT for replication and
+ * the monitor, DELETE for the delete job, `MD5 <uri>` on the mgmt port for
+ * checksum verification. One keep-alive agent with TCP_NODELAY for everything
+ * (why: the reference loses ~43 ms per small replication PUT to Nagle + delayed
+ * ACK; keeping sockets warm also saves a handshake per request).
+ */
+import http from 'node:http'
+import net from 'node:net'
+import { createHash } from 'node:crypto'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, noDelay: true } as http.AgentOptions)
+
+export interface HttpResult {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: Buffer
+}
+
+/** Thrown when a node cannot be reached or does not answer within the timeout. */
+export class NodeUnreachable extends Error {
+  constructor(url: string, cause: string) {
+    super(`${url}: ${cause}`)
+    this.name = 'NodeUnreachable'
+  }
+}
+
+/** Small request/response (bodies up to a few KB: usage files, test writes). */
+export function request(method: string, url: string, timeoutMs: number, body?: Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : method === 'PUT' || method === 'MKCOL' ? { 'Content-Length': '0' } : {}) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', (e) => reject(new NodeUnreachable(url, e.message)))
+    })
+    // Timeout: a hung node must not pin a query (create_close/get_paths) forever.
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)))
+    req.on('error', (e) => reject(new NodeUnreachable(url, e.message)))
+    req.end(body)
+  })
+}
+
+/** HEAD a URL: the Content-Length when 200, undefined when 404/other, NodeUnreachable on network failure. */
+export async function headSize(url: string, timeoutMs: number): Promise<number | undefined> {
+  const r = await request('HEAD', url, timeoutMs)
+  if (r.status !== 200) return undefined
+  const n = Number(r.headers['content-length'])
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** DELETE a URL: true when gone (2xx or 404). */
+export async function httpDelete(url: string, timeoutMs: number): Promise<boolean> {
+  const r = await request('DELETE', url, timeoutMs)
+  return (r.status >= 200 && r.status < 300) || r.status === 404
+}
+
+/**
+ * Stream `srcUrl` into `dstUrl` without buffering the file; optionally digest it
+ * on the way (replication carries the checksum). Resolves with the byte count.
+ */
+export function copy(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'md5' | 'sha1'): Promise<{ size: number; digest?: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const get = http.request(srcUrl, { method: 'GET', agent }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume()
+        reject(new Error(`source GET ${srcUrl} answered ${res.statusCode}`))
+        return
+      }
+      const size = Number(res.headers['content-length'])
+      if (!Number.isFinite(size)) {
+        res.resume()
+        reject(new Error(`source GET ${srcUrl} without Content-Length`))
+        return
+      }
+      const hash = alg ? createHash(alg) : undefined
+      const put = http.request(dstUrl, { method: 'PUT', agent, headers: { 'Content-Length': String(size) } }, (pres) => {
+        pres.resume()
+        pres.on('end', () => {
+          if (pres.statusCode && pres.statusCode >= 200 && pres.statusCode < 300) resolve({ size, digest: hash?.digest() })
+          else reject(new Error(`destination PUT ${dstUrl} answered ${pres.statusCode}`))
+        })
+      })
+      put.setTimeout(timeoutMs, () => put.destroy(new Error(`PUT timeout after ${timeoutMs} ms`)))
+      put.on('error', (e) => reject(new NodeUnreachable(dstUrl, e.message)))
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash?.update(chunk)
+          cb(null, chunk)
+        },
+      })
+      pipeline(res as Readable, tap, put).catch((e) => reject(e))
+    })
+    get.setTimeout(timeoutMs, () => get.destroy(new Error(`GET timeout after ${timeoutMs} ms`)))
+    get.on('error', (e) => reject(new NodeUnreachable(srcUrl, e.message)))
+    get.end()
+  })
+}
+
+/** Digest a stored file by streaming it over HTTP (fallback when the mgmt port fails). */
+export function httpDigest(url: string, alg: 'md5' | 'sha1', timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'GET', agent }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume()
+        resolve(undefined)
+        return
+      }
+      const h = createHash(alg)
+      res.on('data', (c: Buffer) => h.update(c))
+      res.on('end', () => resolve(h.digest()))
+      res.on('error', reject)
+    })
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')))
+    req.on('error', (e) => reject(new NodeUnreachable(url, e.message)))
+    req.end()
+  })
+}
+
+/**
+ * Ask the mgmt port (`MD5 <uri>` / `SHA-1 <uri>`) for a digest. undefined when
+ * the node reports -1 (missing) or answers something unexpected.
+ */
+export function mgmtDigest(ip: string, port: number, uri: string, algName: 'MD5' | 'SHA-1', timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: ip, port, noDelay: true })
+    let buf = ''
+    // Why a long timeout is fine here: digesting a large file takes time on the node.
+    sock.setTimeout(timeoutMs, () => sock.destroy(new Error('mgmt timeout')))
+    sock.on('connect', () => sock.write(`${algName} ${uri}\r\n`))
+    sock.on('data', (d) => {
+      buf += d.toString('latin1')
+      const nl = buf.indexOf('\n')
+      if (nl < 0) return
+      const line = buf.slice(0, nl).trim()
+      sock.end()
+      const m = new RegExp(`^\\S+ ${algName.replace('-', '\\-')}=([0-9a-fA-F]+)$`).exec(line)
+      resolve(m ? Buffer.from(m[1], 'hex') : undefined)
+    })
+    sock.on('error', (e) => reject(new NodeUnreachable(`${ip}:${port}`, e.message)))
+    sock.on('close', () => resolve(undefined))
+  })
+}

@@ -1,0 +1,154 @@
+/**
+ * MetadataStore contract: the same behaviour on every backend (SQLite and
+ * MariaDB). Call `metadataStoreContract(name, open)` from a test file; `open`
+ * returns a freshly migrated, empty store.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MetadataStore, DuplicateError } from '../../src/personalities/mogilefs/db/store.js'
+import { FidInUseError } from '../../src/personalities/mogilefs/db/file-store.js'
+import { NEXTTRY_NEVER, unixNow } from '../../src/personalities/mogilefs/db/types.js'
+
+export function metadataStoreContract(name: string, open: () => Promise<{ store: MetadataStore; second: () => Promise<MetadataStore>; cleanup: () => Promise<void> }>): void {
+  describe(`MetadataStore contract: ${name}`, () => {
+    let s: MetadataStore
+    let second: () => Promise<MetadataStore>
+    let cleanup: () => Promise<void>
+    let dmid: number
+
+    beforeAll(async () => {
+      ;({ store: s, second, cleanup } = await open())
+      dmid = await s.createDomain('dom1')
+    })
+    afterAll(async () => {
+      await s?.close()
+      await cleanup?.()
+    })
+
+    it('records schema version 17 and migrating again is a no-op', async () => {
+      expect(await s.setting('schema_version')).toBe('17')
+      const again = await second()
+      expect(await again.setting('schema_version')).toBe('17')
+      await again.close()
+    })
+
+    it('allocates domain, class and host ids as MAX+1 and refuses duplicates', async () => {
+      const d2 = await s.createDomain('dom2')
+      expect(d2).toBe(dmid + 1)
+      await expect(s.createDomain('dom2')).rejects.toBeInstanceOf(DuplicateError)
+      expect(await s.createClass({ dmid, classname: 'two', mindevcount: 2, hashtype: null, replpolicy: null })).toBe(1)
+      expect(await s.createClass({ dmid, classname: 'md5', mindevcount: 2, hashtype: 1, replpolicy: 'MultipleHosts(2)' })).toBe(2)
+      await expect(s.createClass({ dmid, classname: 'two', mindevcount: 1, hashtype: null, replpolicy: null })).rejects.toBeInstanceOf(DuplicateError)
+      const h1 = await s.createHost({ hostname: 'h1', hostip: '127.0.0.1', http_port: 7500, http_get_port: null, altip: null, altmask: null, status: 'alive' })
+      await expect(s.createHost({ hostname: 'h2', hostip: '127.0.0.1', http_port: 7500, http_get_port: null, altip: null, altmask: null, status: 'alive' })).rejects.toBeInstanceOf(DuplicateError)
+      await s.createDevice({ devid: 1, hostid: h1, status: 'alive' })
+      await expect(s.createDevice({ devid: 1, hostid: h1, status: 'alive' })).rejects.toBeInstanceOf(DuplicateError)
+      expect((await s.devices())[0]).toMatchObject({ devid: 1, weight: 100, status: 'alive' })
+    })
+
+    it('stores keys faithfully: metacharacters, newlines, NUL, non-ASCII', async () => {
+      const keys = ["a'b\"c;--", 'x%_y\\z', 'line1\nline2', 'nul\u0000byte', 'żółw/日本', 'k'.repeat(255)]
+      for (const key of keys) {
+        const fid = await s.files.createTempfile({ dmid, dkey: key, classid: 1, devids: [1] })
+        expect(await s.files.takeTempfile(fid)).toMatchObject({ fid, dkey: key })
+        await s.files.commit({ fid, dmid, dkey: key, length: 3, classid: 1, devid: 1 })
+        expect((await s.files.byKey(dmid, key))?.fid).toBe(fid)
+      }
+      expect(await s.files.listKeys(dmid, 'x%_', undefined, 10, false)).toEqual(['x%_y\\z'])
+      expect(await s.files.listKeys(dmid, 'x', undefined, 10, false)).toEqual(['x%_y\\z'])
+      for (const key of keys) expect(await s.files.deleteKey(dmid, key)).toBeGreaterThan(0)
+    })
+
+    it('keys are case-insensitive on every backend', async () => {
+      const fid = await s.files.createTempfile({ dmid, dkey: 'CaseKey', classid: 0, devids: [1] })
+      await s.files.takeTempfile(fid)
+      await s.files.commit({ fid, dmid, dkey: 'CaseKey', length: 1, classid: 0, devid: 1 })
+      expect((await s.files.byKey(dmid, 'casekey'))?.fid).toBe(fid)
+      expect(await s.files.listKeys(dmid, 'case', undefined, 10, false)).toEqual(['CaseKey'])
+      expect(await s.files.listKeys(dmid, 'case', undefined, 10, true)).toEqual([])
+      await s.files.deleteKey(dmid, 'CASEKEY')
+      expect(await s.files.byKey(dmid, 'CaseKey')).toBeUndefined()
+    })
+
+    it('takes a tempfile exactly once and refuses an explicit fid in use', async () => {
+      const fid = await s.files.createTempfile({ dmid, dkey: 't', classid: 0, devids: [1, 2] })
+      const [a, b] = await Promise.all([s.files.takeTempfile(fid), s.files.takeTempfile(fid)])
+      expect([a, b].filter(Boolean)).toHaveLength(1)
+      await s.files.commit({ fid, dmid, dkey: 't', length: 1, classid: 0, devid: 1 })
+      await expect(s.files.createTempfile({ fid, dmid, dkey: 'u', classid: 0, devids: [1] })).rejects.toBeInstanceOf(FidInUseError)
+    })
+
+    it('overwriting a key maps it to the new fid and queues the old one for delete', async () => {
+      const old = (await s.files.byKey(dmid, 't'))!.fid
+      const fid = await s.files.createTempfile({ dmid, dkey: 't', classid: 0, devids: [1] })
+      await s.files.takeTempfile(fid)
+      const r = await s.files.commit({ fid, dmid, dkey: 't', length: 9, classid: 0, devid: 1, checksum: { hashtype: 1, digest: Buffer.alloc(16, 7) } })
+      expect(r.oldFid).toBe(old)
+      expect((await s.files.byKey(dmid, 't'))?.fid).toBe(fid)
+      expect(await s.files.byFid(old)).toBeUndefined()
+      expect(await s.k('file_to_delete2').where({ fid: old }).first()).toBeTruthy()
+      expect((await s.files.checksum(fid))?.digest).toEqual(Buffer.alloc(16, 7))
+    })
+
+    it('rename: ok, unknown_key, key_exists', async () => {
+      expect(await s.files.rename(dmid, 't', 't2')).toBe('ok')
+      expect(await s.files.rename(dmid, 't', 't3')).toBe('unknown_key')
+      const fid = await s.files.createTempfile({ dmid, dkey: 'other', classid: 0, devids: [1] })
+      await s.files.takeTempfile(fid)
+      await s.files.commit({ fid, dmid, dkey: 'other', length: 1, classid: 0, devid: 1 })
+      expect(await s.files.rename(dmid, 'other', 't2')).toBe('key_exists')
+    })
+
+    it('queue leases: a claimed row is invisible to a second claimer until done or rescheduled', async () => {
+      await s.k('file_to_replicate').delete()
+      for (let fid = 1000; fid < 1010; fid++) await s.queues.enqueueReplicate(fid, 0)
+      const other = await second()
+      try {
+        const [a, b] = await Promise.all([s.queues.claim('file_to_replicate', 6, 60), other.queues.claim('file_to_replicate', 6, 60)])
+        const all = [...a, ...b].map((r) => r.fid)
+        expect(new Set(all).size).toBe(all.length)
+        expect(all.length).toBe(10)
+        expect(await s.queues.claim('file_to_replicate', 10, 60)).toEqual([])
+        expect(await s.queues.claimFid('file_to_replicate', 1000, 60)).toBeUndefined()
+        await s.queues.reschedule('file_to_replicate', 1001, unixNow() - 1, 1)
+        expect((await s.queues.claim('file_to_replicate', 10, 60)).map((r) => [r.fid, r.failcount])).toEqual([[1001, 1]])
+        await s.queues.reschedule('file_to_replicate', 1002, NEXTTRY_NEVER + 5, 1)
+        await s.queues.reschedule('file_to_replicate', 1003, unixNow() + 500, 1)
+        expect(await s.queues.replicateNow()).toBeGreaterThanOrEqual(1)
+        expect((await s.queues.claimFid('file_to_replicate', 1003, 60))?.fid).toBe(1003)
+        expect(await s.queues.claimFid('file_to_replicate', 1002, 60)).toBeUndefined()
+        for (let fid = 1000; fid < 1010; fid++) await s.queues.done('file_to_replicate', fid)
+        expect(await s.queues.depth('file_to_replicate')).toBe(0)
+      } finally {
+        await other.close()
+      }
+    })
+
+    it('file_on, devcount, device listing and purge', async () => {
+      const fid = 5000
+      await s.files.addFileOn(fid, 1)
+      await s.files.addFileOn(fid, 2)
+      await s.files.addFileOn(fid, 2)
+      expect(await s.files.devids(fid)).toEqual([1, 2])
+      expect(await s.files.fidsOnDevice(2, 10)).toContain(fid)
+      await s.files.discardFid(fid)
+      await s.files.purge(fid)
+      expect(await s.files.devids(fid)).toEqual([])
+      expect(await s.k('file_to_delete2').where({ fid }).first()).toBeUndefined()
+    })
+
+    it('settings upsert/delete and fsck log', async () => {
+      await s.setSetting('case_sensitive_list_keys', '1')
+      await s.setSetting('case_sensitive_list_keys', '0')
+      expect(await s.setting('case_sensitive_list_keys')).toBe('0')
+      await s.setSetting('case_sensitive_list_keys', undefined)
+      expect(await s.setting('case_sensitive_list_keys')).toBeUndefined()
+      await s.queues.fsckLog('MISS', 7, 1)
+      await s.queues.fsckLog('REPL', 7)
+      expect(await s.queues.fsckEvcounts()).toMatchObject({ MISS: 1, REPL: 1 })
+      const rows = await s.queues.fsckLogAfter(0)
+      expect(rows.map((r) => r.evcode)).toEqual(['MISS', 'REPL'])
+      await s.queues.fsckClearLog()
+      expect(await s.queues.fsckLogMax()).toBe(0)
+    })
+  })
+}

@@ -1,0 +1,211 @@
+/**
+ * fdfs_storaged as a real child process: every client command round trip over
+ * the raw protocol, with the files and binlog checked on disk.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decodeFileName } from '../../../src/personalities/fastdfs/file-id.js'
+import { metaFromObject, metaToObject, packMetadata, unpackMetadata } from '../../../src/personalities/fastdfs/metadata.js'
+import { crc32 } from '../../../src/engine/crc32.js'
+import {
+  appendBody,
+  downloadBody,
+  groupName,
+  long,
+  modifyBody,
+  RawConn,
+  remoteOf,
+  setMetaBody,
+  slaveBody,
+  startTestStorage,
+  truncateBody,
+  uploadBody,
+  type TestStorage,
+} from '../../helpers/fdfs-raw.js'
+
+let st: TestStorage
+let c: RawConn
+const payload = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256))
+
+beforeAll(async () => {
+  st = await startTestStorage('fdfs-storage')
+  c = await RawConn.connect(st.port)
+})
+
+afterAll(async () => {
+  c?.destroy()
+  await st?.daemon.stop()
+})
+
+const onDisk = (remote: string) => path.join(st.dir, 'store0', 'data', remote.slice(4))
+
+async function upload(data = payload, ext = 'bin', cmd = 11): Promise<string> {
+  const r = await c.call(cmd, uploadBody(data, ext))
+  expect(r.status).toBe(0)
+  expect(r.cmd).toBe(100)
+  expect(r.body.subarray(0, 16).toString('latin1').replace(/\0+$/, '')).toBe('group1')
+  return remoteOf(r.body)
+}
+
+async function download(remote: string, offset = 0, length = 0) {
+  return c.call(14, downloadBody('group1', remote, offset, length))
+}
+
+describe('fdfs_storaged commands', () => {
+  it('uploads (11) with a real name, mtime = name timestamp, binlog C record', async () => {
+    const before = Math.floor(Date.now() / 1000)
+    const remote = await upload()
+    expect(remote).toMatch(/^M00\/[0-9A-F]{2}\/[0-9A-F]{2}\/[A-Za-z0-9_-]{27}\d{3}\.bin$/)
+    const d = decodeFileName(remote)
+    expect(d.sourceIp).toBe('127.0.0.1')
+    expect(d.size).toBe(1000)
+    expect(d.crc32).toBe(crc32(payload))
+    expect(d.timestamp).toBeGreaterThanOrEqual(before - 1)
+    const file = onDisk(remote)
+    expect(readFileSync(file).equals(payload)).toBe(true)
+    expect(Math.floor(statSync(file).mtimeMs / 1000)).toBe(d.timestamp)
+    const binlog = readFileSync(path.join(st.dir, 'data', 'sync', 'binlog.000'), 'utf8')
+    expect(binlog).toContain(`${d.timestamp} C ${remote}\n`)
+    // no ext → 7 digits
+    expect(await upload(Buffer.from('x'), '')).toMatch(/\/[A-Za-z0-9_-]{27}\d{7}$/)
+  })
+
+  it('downloads (14) whole, ranges, clamps, and rejects offset >= size with 22', async () => {
+    const remote = await upload()
+    const all = await download(remote)
+    expect(all.status).toBe(0)
+    expect(all.body.equals(payload)).toBe(true)
+    expect((await download(remote, 10, 20)).body.equals(payload.subarray(10, 30))).toBe(true)
+    expect((await download(remote, 990, 100)).body.equals(payload.subarray(990))).toBe(true)
+    expect((await download(remote, 1000)).status).toBe(22)
+    const empty = await upload(Buffer.alloc(0))
+    expect((await download(empty)).status).toBe(22)
+    expect((await download(remote.replace(/\d{3}\.bin$/, '999.bin'))).status).toBe(2)
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7, 0x5a)
+    const bigName = await upload(big)
+    const r = await download(bigName)
+    expect(r.body.length).toBe(big.length)
+    expect(r.body.equals(big)).toBe(true)
+  })
+
+  it('deletes (12): file and its -m side file go, second delete is ENOENT', async () => {
+    const remote = await upload()
+    expect((await c.call(13, setMetaBody('group1', remote, 'O', packMetadata(metaFromObject({ a: '1' }))))).status).toBe(0)
+    expect(existsSync(onDisk(remote) + '-m')).toBe(true)
+    expect((await c.call(12, groupName('group1', remote))).status).toBe(0)
+    expect(existsSync(onDisk(remote))).toBe(false)
+    expect(existsSync(onDisk(remote) + '-m')).toBe(false)
+    const again = await c.call(12, groupName('group1', remote))
+    expect(again.status).toBe(2)
+    expect(again.body.length).toBe(0)
+    const binlog = readFileSync(path.join(st.dir, 'data', 'sync', 'binlog.000'), 'utf8')
+    expect(binlog).toContain(` D ${remote}\n`)
+    expect(binlog).toContain(` D ${remote}-m\n`)
+  })
+
+  it('sets (13, O/M) and gets (15) metadata', async () => {
+    const remote = await upload()
+    expect((await c.call(15, groupName('group1', remote))).body.length).toBe(0)
+    const set = (flag: 'O' | 'M', o: Record<string, string>) => c.call(13, setMetaBody('group1', remote, flag, packMetadata(metaFromObject(o))))
+    expect((await set('O', { width: '160', height: '80' })).status).toBe(0)
+    expect((await set('M', { width: '640', color: 'blue' })).status).toBe(0)
+    const g = await c.call(15, groupName('group1', remote))
+    expect(g.body.toString('latin1')).toBe('color\x02blue\x01height\x0280\x01width\x02640')
+    expect((await set('M', {})).status).toBe(0)
+    expect((await set('O', { author: 'fixrec' })).status).toBe(0)
+    expect(metaToObject(unpackMetadata((await c.call(15, groupName('group1', remote))).body))).toEqual({ author: 'fixrec' })
+    expect((await set('O', {})).status).toBe(0)
+    expect(existsSync(onDisk(remote) + '-m')).toBe(false)
+    const missing = remote.replace(/\d{3}\.bin$/, '999.bin')
+    expect((await c.call(13, setMetaBody('group1', missing, 'O', Buffer.from('a\x02b')))).status).toBe(2)
+    expect((await c.call(15, groupName('group1', missing))).status).toBe(2)
+  })
+
+  it('appender upload (23), append (24), modify (34), truncate (36), file info (22), regenerate (38)', async () => {
+    const app = await upload(payload, 'bin', 23)
+    const d = decodeFileName(app)
+    expect(d.appender).toBe(true)
+    expect(d.crc32).toBe(crc32(payload))
+    const extra = Buffer.from('appended-data-0123456789\n')
+    expect((await c.call(24, appendBody(app, extra))).status).toBe(0)
+    let content = Buffer.concat([payload, extra])
+    expect((await download(app)).body.equals(content)).toBe(true)
+    const info = await c.call(22, groupName('group1', app))
+    expect(info.status).toBe(0)
+    expect(info.body.length).toBe(40)
+    expect(Number(info.body.readBigInt64BE(0))).toBe(1025)
+    expect(Number(info.body.readBigInt64BE(8))).toBe(d.timestamp)
+    expect(Number(info.body.readBigInt64BE(16)) >>> 0).toBe(crc32(content))
+    expect(info.body.subarray(24).toString('latin1').replace(/\0+$/, '')).toBe('127.0.0.1')
+    const noCrc = await c.call(22, groupName('group1', app), 1)
+    expect(Number(noCrc.body.readBigInt64BE(16))).toBe(0)
+    expect((await c.call(34, modifyBody(app, 5, Buffer.from('XYZ')))).status).toBe(0)
+    content = Buffer.from(content)
+    content.write('XYZ', 5, 'latin1')
+    expect((await download(app)).body.equals(content)).toBe(true)
+    expect((await c.call(34, modifyBody(app, 5000, Buffer.from('XYZ')))).status).toBe(22)
+    expect((await c.call(36, truncateBody(app, 100))).status).toBe(0)
+    expect((await download(app)).body.equals(content.subarray(0, 100))).toBe(true)
+    // append/modify/truncate on a normal file: EINVAL
+    const normal = await upload()
+    expect((await c.call(24, appendBody(normal, extra))).status).toBe(22)
+    expect((await c.call(36, truncateBody(normal, 1))).status).toBe(22)
+    const regen = await c.call(38, Buffer.from(app, 'latin1'))
+    expect(regen.status).toBe(0)
+    const fresh = remoteOf(regen.body)
+    const fd = decodeFileName(fresh)
+    expect(fd.appender).toBe(false)
+    expect(fd.size).toBe(100)
+    expect(fd.crc32).toBe(crc32(content.subarray(0, 100)))
+    expect(fresh.slice(-7)).toBe(app.slice(-7))
+    expect(existsSync(onDisk(app))).toBe(false)
+    expect((await download(fresh)).body.equals(content.subarray(0, 100))).toBe(true)
+    const binlog = readFileSync(path.join(st.dir, 'data', 'sync', 'binlog.000'), 'utf8')
+    expect(binlog).toContain(` A ${app} 1000 25\n`)
+    expect(binlog).toContain(` M ${app} 5 3\n`)
+    expect(binlog).toMatch(new RegExp(` T ${app} \\d+ 100\\n`))
+    expect(binlog).toContain(` R ${fresh} ${app}\n`)
+  })
+
+  it('slave upload (21) next to its master; EEXIST on repeat; ENOENT without master', async () => {
+    const master = await upload()
+    const r = await c.call(21, slaveBody(master, '_big', 'bin', payload))
+    expect(r.status).toBe(0)
+    const slave = remoteOf(r.body)
+    expect(slave).toBe(master.replace(/\.bin$/, '_big.bin'))
+    expect(readFileSync(onDisk(slave)).equals(payload)).toBe(true)
+    expect((await c.call(21, slaveBody(master, '_big', 'bin', payload))).status).toBe(17)
+    const info = await c.call(22, groupName('group1', slave))
+    expect(Number(info.body.readBigInt64BE(16)) >>> 0).toBe(crc32(payload))
+    const missing = master.replace(/\d{3}\.bin$/, '999.bin')
+    expect((await c.call(21, slaveBody(missing, '_s', 'bin', payload))).status).toBe(2)
+    // connection still usable after the drained error bodies
+    expect((await c.call(111)).status).toBe(0)
+  })
+
+  it('ACTIVE_TEST (111) gets an empty reply; QUIT (82) closes without a reply', async () => {
+    const r = await c.call(111)
+    expect(r).toMatchObject({ cmd: 100, status: 0 })
+    expect(r.body.length).toBe(0)
+    const q = await RawConn.connect(st.port)
+    q.send(82)
+    expect(await q.closedByPeer()).toBe(true)
+  })
+
+  it('pipelines several requests on one connection', async () => {
+    const p = await RawConn.connect(st.port)
+    p.write(Buffer.concat([
+      Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 111, 0]),
+      Buffer.concat([long(15 + 3).subarray(0), Buffer.of(11, 0)]),
+      uploadBody(Buffer.from('abc'), 'txt'),
+      Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 111, 0]),
+    ]))
+    expect((await p.reply()).status).toBe(0)
+    const up = await p.reply()
+    expect(up.status).toBe(0)
+    expect(remoteOf(up.body)).toMatch(/\.txt$/)
+    expect((await p.reply()).status).toBe(0)
+    p.destroy()
+  })
+})
