@@ -77,7 +77,9 @@ async function measure(
         } else if (kind === 'download') {
           const id = nextId()
           if (!id) throw new Error('nothing to download')
-          bytes += await t.download(id)
+          // Not `bytes += await ...`: that reads `bytes` before the await and loses concurrent updates.
+          const n = await t.download(id)
+          bytes += n
         } else if (kind === 'delete') {
           const id = ids.pop()
           if (!id) break
@@ -160,9 +162,9 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
             const key = `${t.name}|${size}`
             if (!state.ids.has(key)) state.ids.set(key, [])
             const ids = state.ids.get(key)!
-            if ((op === 'download' || op === 'mixed') && ids.length === 0) {
-              for (let i = 0; i < Math.max(clients, 8); i++) ids.push(await t.upload(body))
-            }
+            // Unmeasured preload so reads have something to read and deletes something to delete.
+            const need = op === 'delete' ? clients * 20 : op === 'download' || op === 'mixed' ? Math.max(clients, 8) : 0
+            while (ids.length < need) ids.push(await t.upload(body))
             progress(`[${++done}/${cellsTotal}] ${t.name} ${op} ${size}B × ${clients} (rep ${rep + 1}/${scenario.reps})`)
             const r = await measure(t, op, size, clients, scenario.durationSec, body, ids, readRatio)
             cells.get(t.name)!.reps.push(r)
