@@ -71,6 +71,15 @@ export function formatDatetime(sec: number): string {
 }
 
 /**
+ * Exit code of a tool whose first tracker connection failed: the C tools return
+ * the errno left by their non-blocking connect, EINPROGRESS (115), not ECONNREFUSED.
+ */
+export function trackerConnectExit(e: unknown): number {
+  if (e instanceof FdfsError && e.code === CLIENT_ERROR.CONNECT) return 115
+  return exitCode(errnoOf(e) || 111)
+}
+
+/**
  * Make a client, connect-checking the tracker first as the C tools do
  * (tracker_get_connection). Returns the client or the errno to exit with.
  */
@@ -82,7 +91,7 @@ export async function connectClient(conf: ClientConf): Promise<FdfsClient | numb
   } catch (e) {
     logFailure(e)
     client.close()
-    return errnoOf(e) || 111
+    return trackerConnectExit(e)
   }
 }
 

@@ -10,7 +10,7 @@ import { DEFAULT_TRACKER_PORT, FIELD, STORAGE_STATUS_NAME, TRACKER_CMD } from '.
 import { fixed } from '../personalities/fastdfs/protocol/header.js'
 import { FdfsClient } from '../personalities/fastdfs/client/fdfs-client.js'
 import type { GroupStat, StorageStat } from '../personalities/fastdfs/tracker/monitor-codec.js'
-import { errnoOf, exitCode, formatDatetime, loadConfOrErrno, logFailure } from './fdfs-cli-common.js'
+import { errnoOf, exitCode, formatDatetime, loadConfOrErrno, logFailure, trackerConnectExit } from './fdfs-cli-common.js'
 import { strerror } from '../personalities/fastdfs/client/errors.js'
 
 const KB = 1024
@@ -173,7 +173,7 @@ export async function main(argv: string[]): Promise<number> {
       await client.tracker.activeTest()
     } catch (e) {
       logFailure(e)
-      return exitCode(errnoOf(e) || 111)
+      return trackerConnectExit(e)
     }
     console.log(`\ntracker server is ${tracker.host}:${tracker.port}\n`)
     const group = i < argv.length ? argv[i++] : undefined

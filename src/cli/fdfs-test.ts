@@ -9,7 +9,7 @@ import { basename } from 'node:path'
 import { parseMetaText, type MetaPair } from '../personalities/fastdfs/metadata.js'
 import { decodeLocal, extOf, fileBody, FdfsClient } from '../personalities/fastdfs/client/fdfs-client.js'
 import * as SC from '../personalities/fastdfs/client/storage-client.js'
-import { errnoOf, errText, exitCode, formatDatetime, loadConfOrErrno, logFailure } from './fdfs-cli-common.js'
+import { errnoOf, errText, exitCode, formatDatetime, loadConfOrErrno, logFailure, trackerConnectExit } from './fdfs-cli-common.js'
 
 const BANNER =
   'This is FastDFS client test program v6.16.1\n\nCopyright (C) 2008, Happy Fish / YuQing\n\n' +
@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       await client.tracker.activeTest()
     } catch (e) {
       logFailure(e)
-      return exitCode(errnoOf(e) || 111)
+      return trackerConnectExit(e)
     }
     if (op === 'upload') {
       if (argv.length < 3) {

@@ -15,10 +15,19 @@ export async function main(argv: string[]): Promise<number> {
   const client = await connectClient(conf)
   if (typeof client === 'number') return exitCode(client)
   try {
+    let t
+    try {
+      t = await client.tracker.queryStore()
+    } catch (e) {
+      logFailure(e)
+      const n = errnoOf(e)
+      process.stderr.write(`tracker_query_storage fail, ${errText(n)}\n`)
+      return exitCode(n)
+    }
     const size = await stat(argv[1]).then((s) => s.size, () => 0)
     const bar = progressBar(size)
     try {
-      const id = await client.upload(argv[1], undefined, { appender: true, onProgress: bar.onProgress })
+      const id = await client.upload(argv[1], undefined, { appender: true, storage: t, storePathIndex: t.storePathIndex, onProgress: bar.onProgress })
       bar.done()
       console.log(id)
       return 0

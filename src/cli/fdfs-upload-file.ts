@@ -28,6 +28,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       storePathIndex = argv.length >= 4 ? parseInt(argv[3], 10) || 0 : -1
     }
+    if (!storage) {
+      try {
+        const t = await client.tracker.queryStore()
+        storage = { host: t.host, port: t.port }
+        storePathIndex = t.storePathIndex
+      } catch (e) {
+        logFailure(e)
+        const n = errnoOf(e)
+        process.stderr.write(`tracker_query_storage fail, ${errText(n)}\n`)
+        return exitCode(n)
+      }
+    }
     const size = await stat(argv[1]).then((s) => s.size, () => 0)
     const bar = progressBar(size)
     try {

@@ -14,18 +14,10 @@ import { TEXT, USAGE, topUsage, topicHelp } from '../personalities/mogilefs/clie
 import { OptionError, getopts, readConfFiles } from '../personalities/mogilefs/client/tool-options.js'
 import { runMogadmCommand } from '../personalities/mogilefs/client/mogadm-commands.js'
 
-/** Thrown to end the run with an exit code after output was written. */
-export class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`)
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
   try {
     return await run(argv)
   } catch (e) {
-    if (e instanceof Exit) return e.code
     if (e instanceof MogileError) {
       process.stderr.write(`MogileFS::Backend: ${e.message}\n`)
       return 255
@@ -98,7 +90,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const admin = new MogileFSAdmin({ trackers, timeout })
   try {
-    return await runMogadmCommand(admin, ctx, topcmd, verb, args, { fail, failText, ok, topic })
+    return await runMogadmCommand(admin, topcmd, verb, args, { fail, failText, ok, topic })
   } finally {
     admin.close()
   }

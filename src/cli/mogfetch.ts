@@ -31,7 +31,11 @@ export async function main(argv: string[]): Promise<number> {
     const errors: string[] = []
     for (const p of paths) {
       // Like the original, a file target is (re)opened per attempt, which truncates it.
-      const out = file === '-' ? process.stdout : createWriteStream(file)
+      const out = file === '-' ? process.stdout : await openFile(file)
+      if (!out) {
+        process.stderr.write(`Could not open ${file}\n`)
+        return 255
+      }
       const bar = progressBar(undefined, key)
       try {
         await httpGetTo(p, out, bar.update)
@@ -54,6 +58,15 @@ export async function main(argv: string[]): Promise<number> {
     client.close()
     closeHttpAgent()
   }
+}
+
+/** Open `file` for writing (truncating); undefined when it cannot be opened. */
+function openFile(file: string): Promise<WriteStream | undefined> {
+  return new Promise((resolve) => {
+    const s = createWriteStream(file)
+    s.once('open', () => resolve(s))
+    s.once('error', () => resolve(undefined))
+  })
 }
 
 function closeStream(s: WriteStream): Promise<void> {

@@ -3,7 +3,7 @@
  * requests by hand and reads replies, so tests see exactly what goes over the
  * wire (not the product client library).
  */
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { freePort, spawnDaemon, tmpDir, waitForPort, type Daemon } from './proc.js'
@@ -166,6 +166,8 @@ export interface TestStorage {
   daemon: Daemon
   /** Restart the same config (after stop/kill). */
   restart(): Promise<void>
+  /** Graceful stop, then remove the temp dir. */
+  destroy(): Promise<void>
 }
 
 /**
@@ -201,6 +203,10 @@ export async function startTestStorage(tag: string, extra = '', tracker?: number
     async restart() {
       s.daemon = spawnDaemon('storaged', 'fdfs_storaged', [conf, '--foreground'], dir)
       await waitForPort('127.0.0.1', port)
+    },
+    async destroy() {
+      await s.daemon.stop()
+      rmSync(dir, { recursive: true, force: true })
     },
   }
   await waitForPort('127.0.0.1', port)

@@ -19,6 +19,7 @@ import { isIPv4 } from 'node:net'
 /** Stable error code for every malformed name/ID. Callers map it to errno 22 (EINVAL). */
 export const FILE_ID_ERROR = 'FDFS_BAD_FILE_ID' as const
 
+/** Thrown for malformed names/IDs (code FDFS_BAD_FILE_ID); servers answer EINVAL. */
 export class FileIdError extends Error {
   readonly code = FILE_ID_ERROR
   constructor(message: string) {
@@ -27,9 +28,11 @@ export class FileIdError extends Error {
   }
 }
 
+/** Base64 chars encoding the 20-byte info block. */
 export const BASE64_LEN = 27
 /** `M00/00/00/` */
 export const LOGIC_PATH_LEN = 10
+/** Longest file extension (FDFS_FILE_EXT_NAME_MAX_LEN). */
 export const EXT_MAX = 6
 /** Length of a normal (non-slave, non-trunk) remote filename: 10 + 27 + 7. */
 export const NORMAL_NAME_LEN = LOGIC_PATH_LEN + BASE64_LEN + EXT_MAX + 1
@@ -37,6 +40,7 @@ export const NORMAL_NAME_LEN = LOGIC_PATH_LEN + BASE64_LEN + EXT_MAX + 1
 export const TRUNK_NAME_LEN = LOGIC_PATH_LEN + BASE64_LEN + 16 + 1 + EXT_MAX
 /** Largest numeric storage id that fits the name (FDFS_MAX_SERVER_ID). */
 export const MAX_SERVER_ID = (1 << 24) - 1
+/** Size-word flag bits: appender file (bit 58) and trunk file (bit 59). */
 export const APPENDER_FLAG = 1n << 58n
 export const TRUNK_FLAG = 1n << 59n
 /** Largest remote filename we accept (the real servers cap at 128 bytes). */
@@ -106,8 +110,9 @@ export function sizeWord(size: number | bigint, appender: boolean, random: () =>
  * Throws FileIdError when ext is longer than 6 or has characters outside [A-Za-z0-9._-].
  */
 export function formatExtPart(ext: string, random: () => number = Math.random): string {
-  // '..' is legal for the C server but would make a name our own validation refuses.
-  if (ext.length > EXT_MAX || !SAFE_RE.test(ext) || ext.includes('..')) throw new FileIdError(`bad file ext "${ext}"`)
+  // '..' and a trailing '-m' are legal for the C server, but would make a name our own
+  // validation refuses or that collides with a metadata side file (`<name>-m`).
+  if (ext.length > EXT_MAX || !SAFE_RE.test(ext) || ext.includes('..') || ext.endsWith('-m')) throw new FileIdError(`bad file ext "${ext}"`)
   const pad = ext.length === 0 ? EXT_MAX + 1 : EXT_MAX - ext.length
   let s = ''
   for (let i = 0; i < pad; i++) s += String(Math.min(9, Math.floor(random() * 10)))
@@ -292,5 +297,8 @@ export function slaveName(master: string, prefix: string, ext?: string): string 
   if (trueExt === '' && prefix === '-m') throw new FileIdError('prefix "-m" is invalid')
   if (prefix === '' && trueExt === masterExt) throw new FileIdError('empty prefix_name is not allowed')
   const base = dotAt >= 0 ? master.slice(0, dotAt) : master
-  return base + prefix + trueExt
+  const name = base + prefix + trueExt
+  // e.g. prefix '' + ext 'bin-m' would be the master's metadata side file.
+  if (name.endsWith('-m') || name.includes('..')) throw new FileIdError(`slave name "${name}" is not allowed`)
+  return name
 }

@@ -45,7 +45,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   good?.destroy()
-  await st?.daemon.stop()
+  await st?.destroy()
 })
 
 async function stillServed(): Promise<void> {

@@ -18,7 +18,7 @@ beforeAll(async () => {
   st = await startTestStorage('fdfs-fixtures')
 })
 afterAll(async () => {
-  await st?.daemon.stop()
+  await st?.destroy()
 })
 
 interface Msg {

@@ -11,7 +11,7 @@ import { runCli, waitForPort } from '../../helpers/proc.js'
 
 const started: TestStorage[] = []
 afterAll(async () => {
-  for (const s of started) await s.daemon.stop()
+  for (const s of started) await s.destroy()
 })
 
 function dataFiles(dir: string): string[] {
@@ -74,6 +74,7 @@ describe('fdfs_storaged life cycle', () => {
 
   it('start / stop as a daemon with a relative conf path', async () => {
     const st = await startTestStorage('fdfs-daemon')
+    started.push(st)
     await st.daemon.stop()
     const start = await runCli('fdfs_storaged', ['storage.conf', 'start'], { cwd: st.dir })
     expect(start.code).toBe(0)

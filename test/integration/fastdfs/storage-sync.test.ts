@@ -20,7 +20,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   c?.destroy()
-  await st?.daemon.stop()
+  await st?.destroy()
 })
 
 const ts4 = (t = TS) => {

@@ -72,7 +72,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await st?.daemon.stop()
+  await st?.destroy()
   for (const s of socks) s.destroy()
   await new Promise((r) => server.close(r))
 })

@@ -35,7 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   c?.destroy()
-  await st?.daemon.stop()
+  await st?.destroy()
 })
 
 const onDisk = (remote: string) => path.join(st.dir, 'store0', 'data', remote.slice(4))

@@ -194,6 +194,16 @@ describe('fdfs_trackerd: storage protocol', () => {
     expect((await c.call(69, Buffer.from([0, 0, 0, 0, 0])))?.status).toBe(95)
     const leader = await c.call(95)
     expect(leader?.body.toString()).toBe(`${HOST}:${port}`)
+    // fdfs_tracker_stat / fdfs_storage_stat / fdfs_volumn_stat
+    const ts = (await c.call(96, Buffer.from([0, 0, 0])))!.body
+    expect([ts.length, ts[0], ts.toString('latin1', 1, 1 + `${HOST}:${port}`.length)]).toEqual([91, 1, `${HOST}:${port}`])
+    const ss = (await c.call(97, Buffer.from([0, 0, 0, 0])))!.body
+    expect([ss.length, ss.readInt32BE(2)]).toEqual([6 + 2 * 106, 2])
+    const notActive = (await c.call(97, Buffer.from([2, 0x21, 7, 0])))!.body
+    expect(notActive.readInt32BE(2)).toBe(0)
+    const vs = (await c.call(98, Buffer.from([0, 0, 0, 0])))!.body
+    expect([vs.length, vs.readInt32BE(1), vs.toString('latin1', 5, 11), vs[5 + 57]]).toEqual([64, 1, 'group1', 1])
+    expect((await c.call(98, Buffer.alloc(3)))?.status).toBe(22)
     c.close()
   })
 })

@@ -104,23 +104,23 @@ describe('PUT variants', () => {
   })
 
   it('a PUT that dies halfway leaves nothing at the final path nor in the temp dir', async () => {
-    await new Promise<void>((resolve) => {
-      const s = net.connect(st.httpPort, '127.0.0.1', () => {
-        s.write('PUT /dev1/half/x.fid HTTP/1.0\r\nContent-length: 100000\r\n\r\n')
-        s.write(Buffer.alloc(5000, 1), () => {
-          s.destroy()
-          resolve()
-        })
-      })
-    })
-    // Poll until the server has noticed the abort (no fixed sleep).
     const tmp = file('dev1/.tandem-tmp')
-    for (let i = 0; i < 200 && existsSync(tmp) && readdirSync(tmp).length; i++) await new Promise((r) => setTimeout(r, 25))
+    const waitFor = async (what: string, f: () => boolean) => {
+      for (let i = 0; i < 400 && !f(); i++) await new Promise((r) => setTimeout(r, 25))
+      expect(f(), what).toBe(true)
+    }
+    const s = net.connect(st.httpPort, '127.0.0.1')
+    await new Promise((r) => s.once('connect', r))
+    s.write('PUT /dev1/half/x.fid HTTP/1.0\r\nContent-length: 100000\r\n\r\n')
+    s.write(Buffer.alloc(5000, 1))
+    // The body is being streamed into a temp file: now kill the client.
+    await waitFor('temp file in flight', () => existsSync(tmp) && readdirSync(tmp).length > 0)
+    s.destroy()
+    await waitFor('temp file removed', () => readdirSync(tmp).length === 0)
     // A follow-up request on a fresh connection is served: the server survived.
     const [r] = await rawHttp(st.httpPort, 'HEAD /dev1/half/x.fid HTTP/1.0\r\n\r\n', 1, [true])
     expect(r.status).toBe(404)
     expect(existsSync(file('dev1/half/x.fid'))).toBe(false)
-    expect(readdirSync(tmp)).toEqual([])
   })
 })
 
@@ -166,6 +166,24 @@ describe('GET/HEAD/DELETE and errors', () => {
     const [b] = await rawHttp(st.httpPort, 'DELETE /dev1/d/x HTTP/1.0\r\n\r\n')
     expect(b.status).toBe(404)
     expect(b.body.toString()).toBe('<h1>404 - Not Found</h1>\n')
+  })
+
+  it('malformed requests get Perlbal-style 400s and the server keeps serving', async () => {
+    const [a] = await rawHttp(st.httpPort, 'GET /dev1/a%zz HTTP/1.0\r\n\r\n')
+    expect(a.status).toBe(400)
+    expect(a.body.toString()).toBe('<h1>400 - Bad request</h1>\n')
+    const [b] = await rawHttp(st.httpPort, 'GARBAGE\r\n\r\n')
+    expect(b.status).toBe(400)
+    const [c] = await rawHttp(st.httpPort, 'PUT /dev1/x HTTP/1.0\r\nContent-Length: -5\r\n\r\n')
+    expect(c.status).toBe(400)
+    const [d] = await rawHttp(st.httpPort, 'GET /dev1/r/file HTTP/1.0\r\n\r\n')
+    expect(d.status).toBe(200)
+  })
+
+  it('pipelined PUT then GET on one connection are served in order', async () => {
+    const rs = await rawHttp(st.httpPort, 'PUT /dev1/p/x HTTP/1.1\r\nContent-Length: 4\r\n\r\npipeGET /dev1/p/x HTTP/1.1\r\n\r\n', 2)
+    expect(rs.map((r) => r.status)).toEqual([200, 200])
+    expect(rs[1].body.toString()).toBe('pipe')
   })
 
   it('HTTP/1.0 keep-alive serves several requests on one connection', async () => {

@@ -9,6 +9,8 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../../helpers/proc.js'
 import { fidPath } from '../../../src/personalities/mogilefs/tracker/paths.js'
+import { MetadataStore } from '../../../src/personalities/mogilefs/db/store.js'
+import { parseDsn } from '../../../src/personalities/mogilefs/db/dsn.js'
 import { httpReq, makeDb, setupCluster, startStores, startTracker, store, TrackerClient, until, type Backend, type Db, type Stores, type TrackerProc } from './tracker-harness.js'
 
 describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd cycle on %s', (backend) => {
@@ -135,5 +137,51 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd cycle on %s', (backend)
       const p = await c.ok('get_paths', { domain: 'testdom', key: s.key })
       for (const u of [p.path1, p.path2]) expect((await httpReq('GET', u)).body.equals(s.data)).toBe(true)
     }
+  })
+
+  it('an upload abandoned for over an hour is swept: tempfile row and blob go away', async () => {
+    const o = await c.ok('create_open', { domain: 'testdom', key: 'abandoned', class: 'one', multi_dest: 1 })
+    expect((await httpReq('PUT', o.path_1, Buffer.from('never closed'))).status).toBe(200)
+    const devid = Number(o.devid_1)
+    const fid = Number(o.fid)
+    expect(existsSync(blobOn(devid, fid))).toBe(true)
+    const meta = await MetadataStore.open(parseDsn(db.dsn), { user: 'root', migrate: false })
+    try {
+      await meta.k('tempfile').where({ fid }).update({ createtime: Math.floor(Date.now() / 1000) - 3700 })
+      // The sweep runs at start and then every minute: restart instead of waiting.
+      await trk.daemon.stop()
+      c.close()
+      await trk.restart()
+      c = await TrackerClient.connect(trk.port)
+      await until(async () => !existsSync(blobOn(devid, fid)), 20_000, 'abandoned blob deleted')
+      await until(async () => !(await meta.k('tempfile').where({ fid }).first()), 20_000, 'tempfile row gone')
+    } finally {
+      await meta.close()
+    }
+    expect((await c.cmd('create_close', { domain: 'testdom', fid, devid, path: o.path_1, key: 'abandoned' })).code).toBe('no_temp_file')
+  })
+
+  it('rebalance moves copies off the source device and never drops a copy', async () => {
+    const live = await c.ok('get_devices')
+    const alive = Array.from({ length: Number(live.devices) }, (_, i) => i + 1).filter((i) => live[`dev${i}_status`] === 'alive').map((i) => Number(live[`dev${i}_devid`]))
+    const [from, to] = alive
+    const files: Array<{ key: string; data: Buffer }> = []
+    for (let i = 0; i < 6; i++) {
+      const data = Buffer.from(`rebalance ${i} `.repeat(40))
+      expect((await store(c, `rebal-${i}`, data, 'one')).close.ok).toBe(true)
+      files.push({ key: `rebal-${i}`, data })
+    }
+    await c.ok('rebalance_set_policy', { policy: `from_devices=${from} to_devices=${to}` })
+    expect(await c.ok('rebalance_test')).toEqual({ sdevs: String(from), ddevs: String(to) })
+    await c.ok('rebalance_start')
+    await until(async () => / completed=1/.test(' ' + (await c.ok('rebalance_status')).state), 30_000, 'rebalance completed')
+    for (const f of files) {
+      const d = await devids(f.key)
+      expect(d).toHaveLength(1)
+      expect(d).not.toContain(from)
+      const p = await c.ok('get_paths', { domain: 'testdom', key: f.key })
+      expect((await httpReq('GET', p.path1)).body.equals(f.data)).toBe(true)
+    }
+    expect((await c.cmd('rebalance_stop')).code).toBe('rebal_not_started')
   })
 })

@@ -93,6 +93,11 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd on %s', (backend) => {
     expect(await c.readLine()).toBe('ERR unknown_command Unknown+server+command\r\n')
     expect(await c.raw('!version\r\n')).toBe('2.73\r\n')
     expect(await c.readLine()).toBe('.\r\n')
+    c.sock.write('!stats\r\n')
+    const stats: string[] = []
+    for (let l = await c.readLine(); l !== undefined && l !== '.\r\n'; l = await c.readLine()) stats.push(l)
+    expect(stats.some((l) => /^queries \d+\r\n$/.test(l))).toBe(true)
+    expect(await c.raw('noop\r\n')).toBe('OK \r\n')
   })
 
   it('stores hostile keys faithfully or refuses them with a protocol error', async () => {
@@ -172,5 +177,25 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd on %s', (backend) => {
     expect((await c.cmd('set_server_setting', { key: 'bogus', value: 1 })).code).toBe('not_writable')
     await c.ok('set_server_setting', { key: 'case_sensitive_list_keys', value: 'on' })
     expect(await c.ok('server_setting', { key: 'case_sensitive_list_keys' })).toEqual({ key: 'case_sensitive_list_keys', value: '1' })
+  })
+
+  it('single-dest create_open, updateclass, file_debug and list_fids answer in the reference shape', async () => {
+    const o = await c.ok('create_open', { domain: 'testdom', key: 'single', class: 'one' })
+    expect(Object.keys(o).sort()).toEqual(['devid', 'fid', 'path'])
+    expect((await httpReq('PUT', o.path, Buffer.from('abc'))).status).toBe(200)
+    expect(await c.raw(`create_close domain=testdom&fid=${o.fid}&devid=${o.devid}&path=${o.path}&key=single&size=3\r\n`)).toBe('OK \r\n')
+    await c.ok('updateclass', { domain: 'testdom', key: 'single', class: 'two' })
+    expect((await c.ok('file_info', { domain: 'testdom', key: 'single' })).class).toBe('two')
+    expect((await c.cmd('updateclass', { domain: 'testdom', key: 'single', class: 'nosuch' })).code).toBe('class_not_found')
+    const dbg = await c.ok('file_debug', { fid: o.fid })
+    expect(dbg.fid_dkey).toBe('single')
+    expect(dbg[`devpath_${o.devid}`]).toBe(o.path)
+    expect(await c.ok('file_debug', { fid: 999999 })).toEqual({ checksum: 'NONE' })
+    const lf = await c.ok('list_fids', { from: Number(o.fid) - 1, to: 1 })
+    expect(lf).toMatchObject({ fid_count: '1', fid_1_fid: o.fid, fid_1_key: 'single', fid_1_length: '3' })
+    await c.ok('update_class', { domain: 'testdom', class: 'default', mindevcount: 3 })
+    const doms = await c.ok('get_domains')
+    const names = Object.keys(doms).filter((k) => /^domain\d+class\d+name$/.test(k) && doms[k] === 'default')
+    expect(names.length).toBeGreaterThan(0)
   })
 })

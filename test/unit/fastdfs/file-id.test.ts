@@ -78,6 +78,7 @@ describe('FastDFS file ids', () => {
     expect(formatExtPart('', fixedRandom)).toBe('5555555')
     expect(() => formatExtPart('abcdefg')).toThrow(FileIdError)
     expect(() => formatExtPart('a/b')).toThrow(FileIdError)
+    expect(() => formatExtPart('bin-m')).toThrow(FileIdError)
   })
 
   it('builds slave names', () => {
@@ -88,6 +89,8 @@ describe('FastDFS file ids', () => {
     expect(() => slaveName(m, '', 'bin')).toThrow(FileIdError)
     expect(() => slaveName(m, '../x', 'bin')).toThrow(FileIdError)
     expect(() => slaveName('short', '_a', 'bin')).toThrow(FileIdError)
+    expect(() => slaveName(m, '', 'bin-m')).toThrow(FileIdError) // would be the master's metadata file
+    expect(() => slaveName(m, '_x-m', '')).toThrow(FileIdError)
   })
 
   it('rejects malformed names', () => {

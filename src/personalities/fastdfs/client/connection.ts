@@ -14,7 +14,7 @@ import net, { type Socket } from 'node:net'
 import { COMMON_CMD, HEADER_SIZE, RESP } from '../protocol/constants.js'
 import { encodeHeader } from '../protocol/header.js'
 import { SocketReader } from '../../../server/socket-reader.js'
-import { CLIENT_ERROR, FdfsError } from './errors.js'
+import { CLIENT_ERROR, FdfsError, strerror } from './errors.js'
 import type { HostPort } from './client-conf.js'
 
 export interface Timeouts {
@@ -48,11 +48,12 @@ export class FdfsConnection {
       const sock = net.connect({ host: hp.host, port: hp.port, noDelay: true })
       const timer = setTimeout(() => {
         sock.destroy()
-        reject(new FdfsError(CLIENT_ERROR.CONNECT, 110, `connect to ${hp.host}:${hp.port} timed out`))
+        reject(new FdfsError(CLIENT_ERROR.CONNECT, 110, `connect to server ${hp.host}:${hp.port} fail, errno: 110, error info: ${strerror(110)}`))
       }, t.connectMs)
       sock.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer)
-        reject(new FdfsError(CLIENT_ERROR.CONNECT, errnoOf(e), `connect to ${hp.host}:${hp.port} failed: ${e.message}`))
+        const n = errnoOf(e)
+        reject(new FdfsError(CLIENT_ERROR.CONNECT, n, `connect to server ${hp.host}:${hp.port} fail, errno: ${n}, error info: ${strerror(n)}`))
       })
       sock.once('connect', () => {
         clearTimeout(timer)

@@ -112,6 +112,19 @@ export class FdfsClient {
    * transfer never leaves a truncated file at `local`.
    */
   async downloadToFile(fileId: string, local: string, offset = 0, length = 0, onProgress?: SC.Progress): Promise<number> {
+    const existing = await stat(local).catch(() => undefined)
+    if (existing && !existing.isFile()) {
+      // /dev/null, a FIFO, a tty: write straight into it (never rename over a device).
+      const dev = createWriteStream(local, { flags: 'w' })
+      try {
+        const n = await this.download(fileId, dev, offset, length, onProgress)
+        await new Promise<void>((resolve, reject) => dev.end((e?: Error | null) => (e ? reject(e) : resolve())))
+        return n
+      } catch (e) {
+        dev.destroy()
+        throw e
+      }
+    }
     const tmp = `${local}.fdfs-tmp-${process.pid}`
     const out = createWriteStream(tmp)
     try {

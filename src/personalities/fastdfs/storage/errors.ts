@@ -22,6 +22,7 @@ const CODE_BY_ERRNO: Record<number, string> = {
   [ERRNO.ENOSPC]: STORAGE_ERRORS.NO_SPACE,
 }
 
+/** A request failure carrying the reply errno; thrown by handlers, caught by the dispatcher. */
 export class StorageError extends Error {
   readonly code: string
   constructor(
@@ -35,7 +36,9 @@ export class StorageError extends Error {
   }
 }
 
+/** EINVAL (22), the real server's answer to any malformed request. */
 export const einval = (msg: string, close = false) => new StorageError(ERRNO.EINVAL, msg, close)
+/** ENOENT (2): the named file is absent. */
 export const enoent = (msg: string) => new StorageError(ERRNO.ENOENT, msg)
 
 /** Map any thrown value to the errno to reply with (engine and name errors included). */

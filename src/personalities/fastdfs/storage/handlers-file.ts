@@ -7,10 +7,15 @@ import type { Socket } from 'node:net'
 import { FIELD, QUERY_FINFO_FLAGS, ERRNO } from '../protocol/constants.js'
 import { fixed, readLong, respHeader } from '../protocol/header.js'
 import { MAX_REMOTE_NAME } from '../file-id.js'
-import { META_SUFFIX, mergeMetadata, packMetadata, sortMetadata, unpackMetadata } from '../metadata.js'
+import { META_SUFFIX, mergeMetadata, packMetadata, sortMetadata, unpackMetadata, type MetaPair } from '../metadata.js'
 import { einval, enoent, StorageError } from './errors.js'
+import { ENGINE_ERRORS, isEngineError } from '../../../engine/errors.js'
 import { checkGroup, nameOf, type Request } from './request.js'
 import type { StorageContext } from './handlers-upload.js'
+import { KeyedMutex } from '../../../engine/util/keyed-mutex.js'
+
+/** Serialises read-merge-write of one file's metadata (two concurrent M merges must not lose a key). */
+const metaLocks = new KeyedMutex()
 
 /** Body `group 16 + filename` → located file. */
 async function groupAndName(ctx: StorageContext, req: Request, lead = 0) {
@@ -43,13 +48,20 @@ export async function handleDownload(ctx: StorageContext, req: Request): Promise
   const offset = readLong(f.head, 0)
   const length = readLong(f.head, 8)
   if (offset < 0 || length < 0) throw einval('negative download offset/length')
-  const st = await f.store.stat(f.key)
-  // V6.16.1 rejects offset >= size (so a 0-byte file can never be downloaded).
-  if (st && offset >= st.size) {
+  let h
+  try {
+    h = await f.store.openRead(f.key, { start: offset, end: length > 0 ? offset + length : undefined })
+  } catch (e) {
+    if (!isEngineError(e, ENGINE_ERRORS.BAD_RANGE)) throw e
     stats.op('download', false)
-    throw einval(`download offset ${offset} >= size ${st.size}`)
+    throw einval(`download offset ${offset} beyond the file size`)
   }
-  const h = st ? await f.store.openRead(f.key, { start: offset, end: length > 0 ? offset + length : undefined }) : undefined
+  // V6.16.1 rejects offset >= size (so a 0-byte file can never be downloaded).
+  if (h && h.start >= h.size) {
+    h.stream.destroy()
+    stats.op('download', false)
+    throw einval(`download offset ${offset} >= size ${h.size}`)
+  }
   if (!h) {
     stats.op('download', false)
     throw enoent(`file ${f.name} not found`)
@@ -116,32 +128,30 @@ export async function handleSetMeta(ctx: StorageContext, req: Request, maxBody: 
     throw enoent(`file ${name} not found`)
   }
   const incoming = unpackMetadata(b.subarray(33 + nameLen))
-  const mkey = f.key + META_SUFFIX
+  await metaLocks.run(f.key, () => writeMeta(ctx, f.store, f.key, name, flag, incoming))
+  stats.op('set_meta', true)
+  req.ok()
+}
+
+async function writeMeta(ctx: StorageContext, store: StorageContext['store']['paths'][number], key: string, name: string, flag: string, incoming: MetaPair[]): Promise<void> {
+  const mkey = key + META_SUFFIX
   const mname = name + META_SUFFIX
-  const existed = (await f.store.stat(mkey)) !== undefined
-  let pairs
+  const existed = (await store.stat(mkey)) !== undefined
+  let pairs: MetaPair[]
   if (flag === 'O') {
     if (incoming.length === 0) {
-      if (await f.store.delete(mkey)) await ctx.store.record('D', mname)
-      stats.op('set_meta', true)
-      req.ok()
+      if (await store.delete(mkey)) await ctx.store.record('D', mname)
       return
     }
     pairs = sortMetadata(incoming)
   } else {
-    if (incoming.length === 0) {
-      stats.op('set_meta', true)
-      req.ok()
-      return
-    }
-    const cur = existed ? unpackMetadata(await readSmall(f.store, mkey)) : []
+    if (incoming.length === 0) return
+    const cur = existed ? unpackMetadata(await readSmall(store, mkey)) : []
     pairs = mergeMetadata(cur, incoming)
   }
   const packed = packMetadata(pairs)
-  await f.store.put(mkey, once1(packed), { size: packed.length })
+  await store.put(mkey, once1(packed), { size: packed.length })
   await ctx.store.record(existed ? 'U' : 'C', mname)
-  stats.op('set_meta', true)
-  req.ok()
 }
 
 async function* once1(b: Buffer): AsyncGenerator<Buffer> {

@@ -87,7 +87,10 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         const errno = errnoOf(e)
         const level = errno === ERRNO.ENOENT ? 'debug' : errno === ERRNO.EIO ? 'error' : 'warn'
         log[level]({ peer: sock.remoteAddress, cmd: h.cmd, errno, err: (e as Error).message }, 'request failed')
-        if (!req.replied) req.fail(errno)
+        // A failure after the reply header went out (mid-download) leaves the stream
+        // out of step with what we promised: the only honest signal left is closing.
+        if (req.replied) return
+        req.fail(errno)
         if (e instanceof StorageError && e.close) return
         if (req.left > DRAIN_MAX) return
         if (req.left > 0) await reader.skip(req.left)

@@ -29,8 +29,10 @@ export const STAT_FIELDS = [
   'last_synced_timestamp', 'last_heart_beat_time',
 ] as const
 
+/** One counter name of the stats block. */
 export type StatField = (typeof STAT_FIELDS)[number]
 
+/** 348 bytes in V6.16.1. */
 export const STATS_BLOCK_SIZE = 12 + STAT_FIELDS.length * 8
 
 /** Live counters of one storage process. `changes` moves whenever a counter does. */

@@ -9,11 +9,13 @@ import { ConfError, ConfFile, parseHostPort } from '../../../config/conf-file.js
 import type { ReservedRule } from '../../../engine/disk/reserved.js'
 import { DEFAULT_STORAGE_PORT, DEFAULT_TRACKER_PORT } from '../protocol/constants.js'
 
+/** One tracker_server entry. */
 export interface TrackerAddr {
   host: string
   port: number
 }
 
+/** Parsed storage.conf; optional fields are undefined when the key is absent. */
 export interface StorageConfig {
   confFile: string
   groupName: string

@@ -20,6 +20,7 @@ const log = logger('fastdfs.storage.daemon')
 
 /** Why 60 s: counters and the subdir position are cheap to rewrite, and at most a minute of stats is lost on a crash. */
 const STAT_SAVE_MS = 60_000
+const FIRST_IP_WAIT_MS = 3000
 
 /** A first guess of our IPv4 before any tracker answered GET_MY_IP (bind_addr, else the first external interface). */
 function guessIp(cfg: StorageConfig): string {
@@ -55,15 +56,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
   }
   const nameSource = () => (cfg.useStorageId && cfg.idTypeInFilename === 'id' && storageId ? storageId : ip)
   const store = await FileStore.open(cfg, reserved, nameSource())
-  const server = await startStorageServer({
-    host: cfg.bindAddr || '0.0.0.0',
-    port: cfg.port,
-    ctx: { store, group: cfg.groupName, myIp: () => ip },
-    buffSize: cfg.buffSize,
-    networkTimeout: cfg.networkTimeout,
-  })
-  const port = server.address().port
-  const reporter = new TrackerReporter({ cfg: { ...cfg, port }, store, storageId, upTime })
+  const reporter = new TrackerReporter({ cfg, store, storageId, upTime })
   reporter.on('myIp', (v: string) => {
     ip = v
     store.source = nameSource()
@@ -83,6 +76,34 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
   const senders = startSyncSenders({ binlog: store.binlog, store, self: () => storageId ?? ip })
   reporter.on('peers', (p) => senders.setPeers(p))
   await reporter.start()
+  if (!cfg.bindAddr || cfg.bindAddr === '0.0.0.0') {
+    // New file names carry our address; without bind_addr only a tracker knows which
+    // of our addresses peers see. Why at most 3 s: long enough for a reachable tracker
+    // to answer GET_MY_IP, short enough that a down tracker does not stall the start
+    // (we then name files with the guessed interface address).
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, FIRST_IP_WAIT_MS)
+      reporter.once('myIp', () => {
+        clearTimeout(t)
+        resolve()
+      })
+    })
+  }
+  let server
+  try {
+    server = await startStorageServer({
+      host: cfg.bindAddr || '0.0.0.0',
+      port: cfg.port,
+      ctx: { store, group: cfg.groupName, myIp: () => ip },
+      buffSize: cfg.buffSize,
+      networkTimeout: cfg.networkTimeout,
+    })
+  } catch (e) {
+    reporter.stop()
+    await store.close()
+    throw e
+  }
+  const port = server.address().port
   const timer = setInterval(() => store.saveStat().catch((e) => log.warn({ err: e }, 'saving stats failed')), STAT_SAVE_MS)
   timer.unref()
   log.info({ group: cfg.groupName, port, paths: cfg.storePaths }, 'fdfs_storaged serving')

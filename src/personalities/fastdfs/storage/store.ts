@@ -4,7 +4,6 @@
  * round-robin counters, name generation, metadata side files and the binlog.
  * Used by the request handlers and (later) the sync sender/receiver.
  */
-import { randomBytes } from 'node:crypto'
 import * as fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Binlog, writeFileAtomic } from '../../../engine/binlog/binlog.js'
@@ -26,6 +25,7 @@ const STAGE_DIR = 'data/.stage'
 /** Why 10: the C server retries a colliding generated name a few times too; 10 random draws never all collide. */
 const NAME_RETRIES = 10
 
+/** Round-robin position for new files (persisted in data/storage_stat.dat). */
 export interface DistState {
   high: number
   low: number
@@ -34,9 +34,15 @@ export interface DistState {
   nextPath: number
 }
 
+/**
+ * All store paths, the binlog and the counters of one storage. Handlers call
+ * `locate` (EINVAL on bad names), `stage`+`commitNew` for uploads and `record`
+ * for binlog lines; absent files show up as `undefined` from the blob stores.
+ */
 export class FileStore {
   readonly stats = new StorageStats()
   private dist: DistState = { high: 0, low: 0, count: 0, nextPath: 0 }
+  private stageSeq = 0
   private statFile: string
   private constructor(
     readonly cfg: StorageConfig,
@@ -141,7 +147,8 @@ export class FileStore {
 
   /** Stream a body into a staging key; the caller then calls `commitNew`. */
   async stage(pathIndex: number, body: AsyncIterable<Uint8Array>, size: number, timestamp: number, signal?: AbortSignal): Promise<{ key: string; put: PutResult }> {
-    const key = `${STAGE_DIR}/${randomBytes(12).toString('hex')}`
+    // Unique per process run; the stage dir is emptied at every start.
+    const key = `${STAGE_DIR}/${process.pid}-${++this.stageSeq}`
     // mtime = the name's create timestamp, set on the open file (no extra utimes later).
     const put = await this.path(pathIndex).put(key, body, { size, signal, mtime: new Date(timestamp * 1000) })
     return { key, put }
@@ -203,4 +210,5 @@ async function setMtime(root: string, key: string, ts: number): Promise<void> {
   await fsp.utimes(path.join(root, ...key.split('/')), t, t)
 }
 
+/** Used by regenerate-appender to give the renamed file its new name's timestamp. */
 export { setMtime }

@@ -85,6 +85,7 @@ class TrackerLink {
   }
 }
 
+/** What the reporter needs from the daemon (storaged.ts builds it). */
 export interface ReporterOptions {
   cfg: StorageConfig
   store: FileStore
@@ -94,6 +95,10 @@ export interface ReporterOptions {
   upTime: number
 }
 
+/**
+ * One reporting loop per tracker. Events: 'myIp' (string), 'params' (PARAMETER_REQ
+ * key/values), 'peers' (StorageBrief[]). Absent tracker = retried with backoff forever.
+ */
 export class TrackerReporter extends EventEmitter {
   /** Our address as the trackers see it (from GET_MY_IP); '' until known. */
   myIp = ''

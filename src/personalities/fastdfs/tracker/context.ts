@@ -12,6 +12,8 @@ export interface Conn {
   sock: Socket
   /** Peer IP without the IPv4-mapped `::ffff:` prefix. */
   peerIp: string
+  /** Our address on this connection (what the peer reached us at). */
+  localIp: string
   storage?: StorageNode
   group?: GroupNode
 }
@@ -22,6 +24,15 @@ export interface TrackerCtx {
   state: TrackerState
   /** Our own `ip:port` as announced by GET_LEADER. */
   self: { ip: string; port: number }
+  /** Unix seconds the tracker started (96 reply). */
+  upTime: number
+  /** Client connection counters (96 reply). */
+  connections: { alloc: number; current: number; max: number }
+}
+
+/** Our `ip` as this peer should know it: bind_addr when set, else the connection's local address. */
+export function selfIp(ctx: TrackerCtx, conn: Conn): string {
+  return ctx.conf.bindAddr && ctx.conf.bindAddr !== '0.0.0.0' ? ctx.conf.bindAddr : conn.localIp || ctx.self.ip
 }
 
 /** A reply: the bytes to send, or `null` to close the connection without replying. */

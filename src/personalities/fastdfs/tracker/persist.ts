@@ -100,7 +100,7 @@ function serialize(state: TrackerState): Saved {
   }
 }
 
-/** Load the saved state into a fresh TrackerState (empty when the file is absent). Throws on a corrupt file. */
+/** Load the saved state into a fresh TrackerState (empty when the file is absent). Throws on a corrupt file. Called by TrackerServer at start. */
 export function loadState(basePath: string): TrackerState {
   const state = new TrackerState()
   const file = stateFile(basePath)
@@ -111,7 +111,13 @@ export function loadState(basePath: string): TrackerState {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return state
     throw e
   }
-  const saved = JSON.parse(text) as Saved
+  let saved: Saved
+  try {
+    saved = JSON.parse(text) as Saved
+  } catch (e) {
+    // Never silently start empty: the groups would be forgotten. The operator decides.
+    throw new Error(`tracker state file ${file} is corrupt (${(e as Error).message}); move it away to start with an empty cluster`)
+  }
   for (const sg of saved.groups ?? []) {
     const g = state.ensureGroup(sg.name)
     g.storePathCount = sg.storePathCount

@@ -22,6 +22,7 @@ import { fail, plainIp, type Conn, type Reply, type TrackerCtx } from './context
 import * as C from './client-handlers.js'
 import * as St from './storage-handlers.js'
 import * as Sy from './sync-handlers.js'
+import * as Stat from './stats-handlers.js'
 import { loadState, StateSaver } from './persist.js'
 import type { StorageNode, TrackerState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
@@ -37,6 +38,7 @@ const NEEDS_JOIN = new Set<number>([
 /** Why 1 s: offline detection granularity; cheap (walks a few dozen storages). */
 const CHECK_ACTIVE_MS = 1000
 
+/** A running tracker: listener, dispatcher, offline checker and state saver. */
 export class TrackerServer {
   readonly state: TrackerState
   private readonly saver: StateSaver
@@ -51,10 +53,11 @@ export class TrackerServer {
     mkdirSync(path.join(conf.basePath, 'logs'), { recursive: true })
     this.state = loadState(conf.basePath)
     this.saver = new StateSaver(this.state, conf.basePath)
-    this.ctx = { conf, state: this.state, self: { ip: conf.bindAddr || '127.0.0.1', port: conf.port } }
+    this.ctx = { conf, state: this.state, self: { ip: conf.bindAddr || '127.0.0.1', port: conf.port }, upTime: Math.floor(Date.now() / 1000), connections: { alloc: 0, current: 0, max: 0 } }
     this.tcp = new TcpServer({ host: conf.bindAddr || '0.0.0.0', port: conf.port, name: 'fdfs_trackerd', onConnection: (s) => this.serve(s) })
   }
 
+  /** Start listening and the offline checker; resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
     const a = await this.tcp.listen()
     this.ctx.self.port = a.port
@@ -65,6 +68,7 @@ export class TrackerServer {
     return a
   }
 
+  /** Stop accepting, finish in-flight requests, save the state. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     await this.tcp.close()
@@ -72,8 +76,12 @@ export class TrackerServer {
   }
 
   private async serve(sock: Socket): Promise<void> {
-    const conn: Conn = { sock, peerIp: plainIp(sock.remoteAddress) }
+    const conn: Conn = { sock, peerIp: plainIp(sock.remoteAddress), localIp: plainIp(sock.localAddress) }
     const r = new SocketReader(sock)
+    const cc = this.ctx.connections
+    cc.current++
+    cc.alloc++
+    if (cc.current > cc.max) cc.max = cc.current
     try {
       for (;;) {
         if (await r.atEof()) return
@@ -102,6 +110,7 @@ export class TrackerServer {
     } catch (e) {
       if (!(e instanceof PeerClosedError)) log.warn({ err: e, peer: conn.peerIp }, 'connection error')
     } finally {
+      cc.current--
       const s = conn.storage
       if (s && this.owner.get(s) === conn) {
         this.owner.delete(s)
@@ -145,7 +154,7 @@ export class TrackerServer {
       case T.SERVER_DELETE_GROUP:
         return C.deleteGroup(ctx, body)
       case T.SERVER_GET_LEADER:
-        return C.getLeader(ctx, body)
+        return C.getLeader(ctx, conn, body)
       case T.STORAGE_GET_MY_IP:
         return St.getMyIp(ctx, conn, body)
       case T.STORAGE_PARAMETER_REQ:
@@ -178,6 +187,12 @@ export class TrackerServer {
         return St.getServerId(ctx, body)
       case T.STORAGE_GET_STATUS:
         return St.getStatus(ctx, body)
+      case T.TRACKER_CLUSTER_STAT:
+        return Stat.trackerClusterStat(ctx, conn, body)
+      case T.STORAGE_CLUSTER_STAT:
+        return Stat.storageClusterStat(ctx, body)
+      case T.STORAGE_VOLUMN_STAT:
+        return Stat.volumnStat(ctx, body)
       case T.STORAGE_REPLICA_CHG:
         return fail(0)
       default:

@@ -32,6 +32,7 @@ export interface StorageStats {
   longs: number[]
 }
 
+/** One storage as the tracker knows it (created on its first JOIN or from the saved state). */
 export class StorageNode {
   status: number = STORAGE_STATUS.INIT
   statusReason = 'created'
@@ -88,6 +89,7 @@ export class StorageNode {
   }
 }
 
+/** A group and its members; created on the first JOIN naming it. */
 export class GroupNode {
   readonly storages = new Map<string, StorageNode>()
   storePathCount = 0
@@ -147,6 +149,7 @@ export class GroupNode {
   }
 }
 
+/** All groups; one per tracker process (server.ts), saved by persist.ts. */
 export class TrackerState {
   readonly groups = new Map<string, GroupNode>()
   /** Index for store_lookup round robin. */
@@ -159,10 +162,12 @@ export class TrackerState {
     return [...this.groups.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
+  /** The group called `name`, or undefined. */
   group(name: string): GroupNode | undefined {
     return this.groups.get(name)
   }
 
+  /** The group called `name`, created when absent. */
   ensureGroup(name: string): GroupNode {
     let g = this.groups.get(name)
     if (!g) {

@@ -1,21 +1,17 @@
 /**
  * Tracker commands sent by storage servers (spec §7.2-7.3): GET_MY_IP (60),
  * PARAMETER_REQ (75), CHANGELOG_REQ (77), JOIN (81), BEAT (83), DISK_USAGE
- * (84), SYNC_REPORT (89), SYNC_NOTIFY (88), SYNC_DEST_REQ (87), SYNC_SRC_REQ
- * (86), SYNC_DEST_QUERY (79), REPORT_STATUS (76), CHANGE_STATUS (59),
- * FETCH_STORAGE_IDS (69), GET_SERVER_ID (70), GET_STATUS (71).
- *
- * Bootstrap seam: a storage joining a group that already has members gets a
- * sync source through SYNC_DEST_REQ (WAIT_SYNC) exactly like the real tracker;
- * the later sync task only has to make the storages drive 86/76 — nothing
- * here needs to change for that.
+ * (84), SYNC_REPORT (89), CHANGE_STATUS (59), FETCH_STORAGE_IDS (69),
+ * GET_SERVER_ID (70), GET_STATUS (71). The bootstrap commands (86/87/88/79/76)
+ * live in sync-handlers.ts. Called by server.ts's dispatcher; each returns
+ * the full reply bytes.
  */
 import { ERRNO, FIELD, STORAGE_STATUS } from '../protocol/constants.js'
 import { getFixed } from '../protocol/header.js'
 import { logger } from '../../../log.js'
 import { findStorageId, findStorageIdByAddr, RW_MODE, rwModeName } from '../storage-ids.js'
-import { fail, groupField, ok, type Conn, type Reply, type TrackerCtx } from './context.js'
-import { BRIEF_SIZE, decodeBrief, decodeStatsBlock, encodeBrief, STATS_BLOCK_SIZE } from './monitor-codec.js'
+import { fail, groupField, ok, selfIp, type Conn, type Reply, type TrackerCtx } from './context.js'
+import { BRIEF_SIZE, decodeStatsBlock, encodeBrief, STATS_BLOCK_SIZE } from './monitor-codec.js'
 import { StorageNode, STAT_IDX, type GroupNode } from './state.js'
 import { parseJoin } from './join-body.js'
 
@@ -173,7 +169,8 @@ export function changeFlags(ctx: TrackerCtx, conn: Conn & { leaderSent?: boolean
   const briefs: Array<{ status: number; port: number; id: string; ip: string }> = []
   if (!conn.leaderSent) {
     flags |= 1
-    briefs.push({ status: 0, port: ctx.self.port, id: ctx.self.ip, ip: ctx.self.ip })
+    const ip = selfIp(ctx, conn)
+    briefs.push({ status: 0, port: ctx.self.port, id: ip, ip })
     conn.leaderSent = true
   }
   if (s.seenChgCount !== g.chgCount) {

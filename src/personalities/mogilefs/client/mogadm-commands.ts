@@ -24,7 +24,7 @@ const errstr = (e: unknown) => (e instanceof MogileError ? e.errstr : (e as Erro
 const kv = (k: string, v: string) => `${k.padStart(25)} = ${v}\n`
 
 /** Run one `<topic> <verb>`; transport failures of list commands map to the original's fail_text. */
-export async function runMogadmCommand(a: MogileFSAdmin, ctx: { verbose: boolean }, topic: string, verb: string, args: Args, out: MogadmOut): Promise<number> {
+export async function runMogadmCommand(a: MogileFSAdmin, topic: string, verb: string, args: Args, out: MogadmOut): Promise<number> {
   const { fail, failText, ok } = out
   // Admin write calls: an ERR becomes "<prefix>: <errstr>".
   const call = async (prefix: string, cmd: string, req: Record<string, string | number | undefined>, okMsg: string): Promise<number> => {
@@ -37,7 +37,6 @@ export async function runMogadmCommand(a: MogileFSAdmin, ctx: { verbose: boolean
     return ok(okMsg)
   }
   const str = (k: string) => (typeof args[k] === 'string' ? (args[k] as string) : undefined)
-  void ctx
   switch (`${topic} ${verb}`) {
     case 'host list': {
       const hosts = await a.getHosts().catch(() => undefined)

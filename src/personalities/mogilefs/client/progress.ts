@@ -8,6 +8,7 @@ const REDRAW_MS = 200
 
 /** Returns an `onProgress(bytes)` callback and a `done()`; both no-ops when not shown. */
 export function progressBar(total: number | undefined, label: string): { update: (n: number) => void; done: () => void } {
+  // Unknown total (stdin, downloads): start drawing once the transfer got large.
   const show = process.stderr.isTTY && (total === undefined || total >= MIN_BYTES)
   if (!show) return { update: () => {}, done: () => {} }
   let last = 0
@@ -27,7 +28,7 @@ export function progressBar(total: number | undefined, label: string): { update:
     update: (n) => {
       latest = n
       const now = Date.now()
-      if (now - last >= REDRAW_MS) {
+      if (now - last >= REDRAW_MS && (total !== undefined || n >= MIN_BYTES)) {
         last = now
         draw(n)
       }

@@ -22,6 +22,8 @@ export interface OpenOptions {
   password?: string
   /** Upper bound of pooled MySQL connections (why bounded: each tracker must not exhaust max_connections). */
   poolMax?: number
+  /** SQLite only: 'normal' (default, crash-safe per process) or 'full' (fsync per commit, power-cut safe). */
+  sqliteSync?: 'normal' | 'full'
 }
 
 /** Build a knex instance for the DSN. Absent database/file is reported on first query, not here. */
@@ -42,9 +44,13 @@ export function openKnex(dsn: Dsn, o: OpenOptions = {}): Knex {
             // WAL: readers (another tracker, sqlite3 CLI, mogstats) never block the writer
             // and a commit is one sequential append.
             conn.pragma('journal_mode = WAL')
-            // synchronous=FULL: a commit is fsynced before create_close answers OK —
-            // an acknowledged upload must survive a power cut.
-            conn.pragma('synchronous = FULL')
+            // synchronous: NORMAL by default. In WAL mode a committed transaction is in
+            // the WAL file (OS page cache) before create_close answers, so it survives
+            // a crash of any process; only an OS crash/power cut can lose the last
+            // commits (the WAL is fsynced at checkpoints). FULL fsyncs every commit
+            // and, because better-sqlite3 runs on the event-loop thread, would stall
+            // every client for each fsync. `sqlite_synchronous = full` chooses FULL.
+            conn.pragma(`synchronous = ${o.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`)
             // busy_timeout 5 s: a second tracker process sharing the file waits for the
             // other's short write transaction instead of failing with SQLITE_BUSY.
             conn.pragma('busy_timeout = 5000')
@@ -72,7 +78,16 @@ export function openKnex(dsn: Dsn, o: OpenOptions = {}): Knex {
       // 10 s: fail a tracker start quickly when the DB host is unreachable.
       connectTimeout: 10_000,
     },
-    pool: { min: 0, max: o.poolMax ?? 10 },
+    pool: {
+      min: 0,
+      max: o.poolMax ?? 10,
+      // READ COMMITTED: no gap locks on lookups of absent keys, so concurrent
+      // create_close transactions for different keys do not deadlock each other
+      // (REPEATABLE READ + SELECT ... FOR UPDATE on a missing dkey did, under load).
+      afterCreate: (conn: { query(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) => {
+        conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (e) => done(e, conn))
+      },
+    },
     // 30 s: a pool wait longer than that means the DB is stuck; surface it as ERR db.
     acquireConnectionTimeout: 30_000,
   })

@@ -29,6 +29,8 @@ export interface CommitFile {
    * fid in-process at once, so no separate claim is needed). Absent: due now.
    */
   replicateLease?: number
+  /** The class wants a single copy: no replication row at all (saves a commit per upload). */
+  noReplication?: boolean
   /** Also consume the tempfile row in the same transaction; TempfileGoneError if it is already gone. */
   consumeTempfile?: boolean
 }
@@ -116,7 +118,7 @@ export class FileStore {
       await x('file').where({ fid: c.fid }).delete()
       await x('file').insert({ fid: c.fid, dmid: c.dmid, dkey: c.dkey, length: c.length, classid: c.classid, devcount: 1 })
       const nexttry = c.replicateLease ? now + c.replicateLease : 0
-      await x('file_to_replicate').insert({ fid: c.fid, nexttry, failcount: 0, flags: 0 }).onConflict('fid').merge({ nexttry })
+      if (!c.noReplication) await x('file_to_replicate').insert({ fid: c.fid, nexttry, failcount: 0, flags: 0 }).onConflict('fid').merge({ nexttry })
       return { oldFid }
     })
   }

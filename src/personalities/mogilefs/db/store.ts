@@ -31,7 +31,7 @@ export function isDuplicate(e: unknown): boolean {
 
 function isDeadlock(e: unknown): boolean {
   const err = e as { code?: string; errno?: number }
-  return err?.errno === 1213 || err?.errno === 1205 || err?.code === 'SQLITE_BUSY'
+  return err?.errno === 1213 || err?.errno === 1205 || /^SQLITE_BUSY/.test(err?.code ?? '')
 }
 
 export class MetadataStore {
@@ -65,14 +65,14 @@ export class MetadataStore {
   /**
    * Run `fn` in a transaction. Why the retry: InnoDB resolves lock conflicts
    * between concurrent trackers by killing one transaction (deadlock / lock wait
-   * timeout); re-running it is the documented remedy. Three tries, short backoff.
+   * timeout); re-running it is the documented remedy. Five tries, short jittered backoff.
    */
   async tx<T>(fn: (t: Knex.Transaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.k.transaction(fn)
       } catch (e) {
-        if (attempt >= 3 || !isDeadlock(e)) throw e
+        if (attempt >= 5 || !isDeadlock(e)) throw e
         await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20))
       }
     }

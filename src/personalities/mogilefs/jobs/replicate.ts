@@ -69,6 +69,11 @@ export class Replicator {
     this.stopped = true
     this.wakeAll()
     await Promise.all(this.loops)
+    // Fids create_close leased to us but not started: hand them back so the next
+    // tracker (or our restart) does not wait for the lease to run out.
+    for (const h of this.hot.splice(0)) {
+      if (h.hint) await this.store.queues.reschedule('file_to_replicate', h.fid, 0, 0).catch(() => {})
+    }
   }
 
   /** Replicate `fid` now (0 = just look at the queue). Called on create_close, updateclass, reaper. */

@@ -18,9 +18,11 @@
  */
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import http from 'node:http'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { ENGINE_ERRORS as E, isEngineError } from '../../../engine/errors.js'
@@ -90,6 +92,9 @@ export function parseRange(h: string | undefined, size: number): { status: 200 }
   return { status: 206, start, end }
 }
 
+/** Per connection: the request currently being served (for in-order pipelining). */
+const inFlight = new WeakMap<Socket, Promise<void>>()
+
 /** Build the app; the caller listens (CLI) or closes it (tests). */
 export async function buildMogstoredHttp(o: MogstoredHttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -98,6 +103,20 @@ export async function buildMogstoredHttp(o: MogstoredHttpOptions): Promise<Fasti
     // Why requestTimeout 0: a multi-GiB PUT over a slow link legitimately takes
     // longer than Node's 300 s default; idle sockets are still bounded by
     // keepAliveTimeout and headersTimeout.
+    // Malformed URLs (`%zz`) and unparseable requests get Perlbal-style HTML
+    // errors instead of fastify's JSON; the connection of a parse error is closed.
+    frameworkErrors: (_err, request, reply) => {
+      reply.hijack()
+      request.raw.resume()
+      simple(reply.raw, request.raw.method ?? 'GET', 400)
+    },
+    clientErrorHandler: (err, socket) => {
+      const code = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+      if (socket.writable) {
+        const body = `<h1>${code} - ${code === 431 ? 'Request Header Fields Too Large' : 'Bad request'}</h1>\n`
+        socket.end(`HTTP/1.0 ${code} ${code === 431 ? 'Request Header Fields Too Large' : 'Bad request'}\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nServer: Perlbal\r\nConnection: close\r\n\r\n${body}`)
+      } else socket.destroy()
+    },
     serverFactory: (handler) => {
       const s = http.createServer({ requireHostHeader: false, requestTimeout: 0, noDelay: true }, handler)
       // Why 30 s: what Perlbal advertises (`Keep-Alive: timeout=30`); the tracker
@@ -119,15 +138,25 @@ export async function buildMogstoredHttp(o: MogstoredHttpOptions): Promise<Fasti
       const req = request.raw
       const res = reply.raw
       const method = req.method ?? 'GET'
-      try {
-        if (method === 'PUT') await handlePut(o.stores, req, res)
-        else if (method === 'DELETE') await handleDelete(o.stores, req, res)
-        else await handleGet(o.stores, req, res, method)
-      } catch (e) {
-        log.error({ err: e, method, url: req.url }, 'request failed')
-        if (!res.headersSent) simple(res, method, 500, 'Internal error')
-        else res.destroy()
+      const run = async () => {
+        try {
+          if (method === 'PUT') await handlePut(o.stores, req, res)
+          else if (method === 'DELETE') await handleDelete(o.stores, req, res)
+          else await handleGet(o.stores, req, res, method)
+        } catch (e) {
+          log.error({ err: e, method, url: req.url }, 'request failed')
+          if (!res.headersSent) simple(res, method, 500, 'Internal error')
+          else res.destroy()
+        }
       }
+      // Node hands us pipelined requests at once; Perlbal serves a connection
+      // strictly in order, so a GET pipelined behind a PUT sees the new file.
+      const sock = req.socket
+      const prev = inFlight.get(sock)
+      const cur = prev ? prev.then(run) : run()
+      inFlight.set(sock, cur)
+      await cur
+      if (inFlight.get(sock) === cur) inFlight.delete(sock)
     },
   })
   app.setNotFoundHandler((request, reply) => {
@@ -153,6 +182,22 @@ async function handleGet(stores: DevStores, req: IncomingMessage, res: ServerRes
   const store = await stores.get(r.dev, false)
   if (!store) return simple(res, method, 404)
   if (r.key === '' || r.dirRequest) return dirOr404(stores, r.dev, r.key, res, method)
+  if (method === 'GET' && !req.headers.range) {
+    // Common case: one open+fstat instead of stat then open.
+    const h = await store.openRead(r.key).catch((e) => {
+      if (isEngineError(e, E.BAD_KEY)) return undefined
+      throw e
+    })
+    if (!h) return dirOr404(stores, r.dev, r.key, res, method)
+    res.writeHead(200, REASONS[200], {
+      Server: 'Perlbal',
+      'Last-Modified': new Date(h.mtimeMs).toUTCString(),
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'text/plain',
+      'Content-Length': h.size,
+    })
+    return sendBody(h.stream, res, req.url)
+  }
   const meta = await store.stat(r.key).catch((e) => {
     if (isEngineError(e, E.BAD_KEY)) return undefined
     throw e
@@ -191,12 +236,16 @@ async function handleGet(stores: DevStores, req: IncomingMessage, res: ServerRes
   // The file may have changed between stat and open: trust the open handle.
   if (rng.status !== 206) headers['Content-Length'] = h.size
   res.writeHead(rng.status, REASONS[rng.status], headers)
+  return sendBody(h.stream, res, req.url)
+}
+
+async function sendBody(stream: Readable, res: ServerResponse, url: string | undefined): Promise<void> {
   try {
-    await pipeline(h.stream, res)
+    await pipeline(stream, res)
   } catch (e) {
     // Client went away mid-download: nothing to answer, just release the file.
-    h.stream.destroy()
-    log.debug({ err: e, url: req.url }, 'download aborted')
+    stream.destroy()
+    log.debug({ err: e, url }, 'download aborted')
   }
 }
 
@@ -249,9 +298,10 @@ async function handlePut(stores: DevStores, req: IncomingMessage, res: ServerRes
       res.destroy()
       return
     }
+    // Drain what the client still sends so a keep-alive connection stays usable.
+    req.resume()
     if (isEngineError(e, E.BAD_KEY)) return simple(res, 'PUT', 400, 'Invalid filename')
     log.error({ err: e, url: req.url }, 'PUT failed')
-    req.resume()
     return simple(res, 'PUT', 500, 'Error saving file')
   }
   if (md5) return simple(res, 'PUT', 201)

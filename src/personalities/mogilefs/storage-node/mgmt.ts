@@ -51,9 +51,11 @@ export function createMgmtServer(o: MgmtOptions): TcpServer {
         if (line === undefined) return
         const cmd = line.trim()
         if (!cmd) continue
+        // `watch` streams until the peer leaves; it is not an in-flight request
+        // that a graceful shutdown should wait for.
+        if (/^watch$/i.test(cmd)) return watch(sock, o.docroot)
         srv.busy(sock, true)
         try {
-          if (/^watch$/i.test(cmd)) return await watch(sock, o.docroot)
           sock.write(await answer(o.docroot, cmd, started))
         } catch (e) {
           log.warn({ err: e, cmd }, 'mgmt command failed')

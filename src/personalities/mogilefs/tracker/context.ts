@@ -6,6 +6,7 @@ import type { MetadataStore } from '../db/store.js'
 import type { ClusterState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
 import type { ReplicaHint } from '../jobs/replicate.js'
+import type { RebalPlan } from '../jobs/rebalance.js'
 
 export interface JobHooks {
   /**
@@ -23,6 +24,9 @@ export interface JobHooks {
   fsckStart(): Promise<void>
   fsckStop(): Promise<void>
   fsckRunning(): boolean
+  rebalStart(plan: RebalPlan): Promise<void>
+  rebalStop(): Promise<void>
+  rebalRunning(): boolean
   /** Counters for `!stats` / `!jobs`. */
   jobs(): Record<string, number>
 }

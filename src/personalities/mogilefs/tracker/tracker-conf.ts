@@ -26,6 +26,8 @@ export interface TrackerConf {
   user?: string
   /** Seconds between monitor rounds (ours; reference is 2.5 s). */
   monitorInterval: number
+  /** SQLite commit durability (ours): normal (default) or full. */
+  sqliteSync: 'normal' | 'full'
 }
 
 /** Defaults when no config file exists: SQLite in the working directory. */
@@ -49,5 +51,6 @@ export function trackerConf(c: ConfFile): TrackerConf {
     nodeTimeout: Number(c.str('node_timeout', '2')) || 2,
     user: c.str('user'),
     monitorInterval: Number(c.str('monitor_interval', '2.5')) || 2.5,
+    sqliteSync: c.oneOf('sqlite_synchronous', 'normal', ['normal', 'full'] as const),
   }
 }

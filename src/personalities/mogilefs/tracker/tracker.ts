@@ -11,6 +11,7 @@ import { Fsck } from '../jobs/fsck.js'
 import { Monitor } from '../jobs/monitor.js'
 import { Reaper } from '../jobs/reaper.js'
 import { Replicator } from '../jobs/replicate.js'
+import { Rebalancer } from '../jobs/rebalance.js'
 import type { Ctx, JobHooks } from './context.js'
 import { serveConnection, type Counters } from './server.js'
 import { ClusterState } from './state.js'
@@ -26,12 +27,12 @@ export class Tracker implements Running {
     readonly conf: TrackerConf,
     readonly store: MetadataStore,
     readonly server: TcpServer,
-    private readonly jobs: { monitor: Monitor; repl: Replicator; del: Deleter; reaper: Reaper; fsck: Fsck },
+    private readonly jobs: { monitor: Monitor; repl: Replicator; del: Deleter; reaper: Reaper; fsck: Fsck; rebal: Rebalancer },
   ) {}
 
   /** Open the DB (creating/migrating the schema), start the jobs, listen. */
   static async start(conf: TrackerConf): Promise<Tracker> {
-    const store = await MetadataStore.open(conf.dsn, { user: conf.dbUser, password: conf.dbPass, poolMax: Math.max(4, conf.queryJobs) })
+    const store = await MetadataStore.open(conf.dsn, { user: conf.dbUser, password: conf.dbPass, poolMax: Math.max(4, conf.queryJobs), sqliteSync: conf.sqliteSync })
     try {
       const state = new ClusterState(store, conf.defaultMindevcount)
       await state.refresh()
@@ -43,6 +44,7 @@ export class Tracker implements Running {
       const del = new Deleter(store, state, timeoutMs)
       const reaper = new Reaper(store, state, () => repl.wake(0))
       const fsck = new Fsck(store, state, timeoutMs, conf.minFreeSpace, (fid) => repl.wake(fid))
+      const rebal = new Rebalancer(store, state, 60_000, conf.minFreeSpace)
       const counters: Counters = { started: Date.now(), queries: 0, processing: 0 }
       const hooks: JobHooks = {
         replicate: (fid, hint) => repl.wake(fid, hint),
@@ -52,6 +54,9 @@ export class Tracker implements Running {
         fsckStart: () => fsck.begin(),
         fsckStop: () => fsck.end(),
         fsckRunning: () => fsck.running(),
+        rebalStart: (plan) => rebal.begin(plan),
+        rebalStop: () => rebal.end(false),
+        rebalRunning: () => rebal.running(),
         jobs: () => ({ replicate: repl.busy, copies: repl.copies, deleted: del.deleted, reaped: reaper.reaped }),
       }
       const ctx: Ctx = { store, state, conf, hooks, refresh: () => state.refresh() }
@@ -62,12 +67,13 @@ export class Tracker implements Running {
         name: 'mogilefsd',
         onConnection: (sock): Promise<void> => serveConnection(sock, ctx, server, counters, (cmd) => tracker.bang(cmd, counters, ctx)),
       })
-      tracker = new Tracker(conf, store, server, { monitor, repl, del, reaper, fsck })
+      tracker = new Tracker(conf, store, server, { monitor, repl, del, reaper, fsck, rebal })
       monitor.start()
       if (conf.replicateJobs > 0) repl.start()
       if (conf.deleteJobs > 0) del.start()
       reaper.start()
       fsck.start()
+      rebal.start()
       await server.listen()
       log.info({ listen: `${conf.listen.host}:${server.address().port}`, db: conf.dsn.kind }, 'mogilefsd listening')
       return tracker
@@ -100,7 +106,7 @@ export class Tracker implements Running {
   async close(): Promise<void> {
     await this.server.close()
     const j = this.jobs
-    await Promise.all([j.monitor.stop(), j.repl.stop(), j.del.stop(), j.reaper.stop(), j.fsck.stop()])
+    await Promise.all([j.monitor.stop(), j.repl.stop(), j.del.stop(), j.reaper.stop(), j.fsck.stop(), j.rebal.stop()])
     await this.store.close()
   }
 }

@@ -8,6 +8,7 @@ import type { DeviceRow } from '../../db/types.js'
 import { HASHTYPES } from '../../db/types.js'
 import { FidInUseError, TempfileGoneError } from '../../db/file-store.js'
 import { REPLICATE_LEASE_SEC } from '../../jobs/replicate.js'
+import { policyMin } from '../../jobs/policy.js'
 import type { Ctx, Handler } from '../context.js'
 import { err, MogError } from '../errors.js'
 import { fidUrl } from '../paths.js'
@@ -121,9 +122,12 @@ export const createClose: Handler = async (args, ctx) => {
     const checksum = sum && cls.hashtype === hashtype ? { hashtype: hashtype!, digest: sum.digest } : undefined
     // One transaction consumes the tempfile row, maps the key and leases the
     // replication row to this tracker, which starts copying immediately.
-    const { oldFid } = await ctx.store.files.commit({ fid, dmid: dom.dmid, dkey: key, length: actual, classid, devid, checksum, consumeTempfile: true, replicateLease: REPLICATE_LEASE_SEC })
+    const single = (policyMin(cls.replpolicy) ?? cls.mindevcount) <= 1
+    // Lease only when this tracker replicates; otherwise leave the row due for any tracker.
+    const local = ctx.conf.replicateJobs > 0
+    const { oldFid } = await ctx.store.files.commit({ fid, dmid: dom.dmid, dkey: key, length: actual, classid, devid, checksum, consumeTempfile: true, replicateLease: local ? REPLICATE_LEASE_SEC : undefined, noReplication: single })
     if (oldFid) ctx.hooks.deleted()
-    ctx.hooks.replicate(fid, { file: { fid, dmid: dom.dmid, dkey: key, length: actual, classid, devcount: 1 }, devids: [devid], checksum })
+    if (!single && local) ctx.hooks.replicate(fid, { file: { fid, dmid: dom.dmid, dkey: key, length: actual, classid, devcount: 1 }, devids: [devid], checksum })
     return {}
   } catch (e) {
     if (e instanceof TempfileGoneError) throw err('no_temp_file')

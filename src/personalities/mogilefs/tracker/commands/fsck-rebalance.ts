@@ -1,8 +1,6 @@
 /**
- * fsck_* and rebalance_* admin commands (spec §1.4). fsck is implemented (see
- * jobs/fsck.ts). Rebalance is honest-minimal: the policy can be stored, tested
- * and reported, but `rebalance_start` answers `ERR rebal_not_supported` because
- * this tracker does not move data between devices yet.
+ * fsck_* and rebalance_* admin commands (spec §1.4). fsck: see jobs/fsck.ts.
+ * Rebalance: see jobs/rebalance.ts (minimal: from/to devices or hosts + limit).
  */
 import { QUEUE_FSCK, unixNow } from '../../db/types.js'
 import type { Handler } from '../context.js'
@@ -11,6 +9,7 @@ import { intArg, truthy } from './common.js'
 
 export const fsckStart: Handler = async (_args, ctx) => {
   if (ctx.hooks.fsckRunning()) throw err('fsck_running')
+  if (ctx.hooks.rebalRunning()) throw err('rebal_running')
   await ctx.hooks.fsckStart()
   return {}
 }
@@ -109,13 +108,19 @@ export const rebalanceTest: Handler = async (_args, ctx) => {
 }
 
 export const rebalanceStart: Handler = async (_args, ctx) => {
+  if (ctx.hooks.rebalRunning()) throw err('rebal_running')
   if (ctx.hooks.fsckRunning()) throw err('fsck_running')
-  await devsFor(ctx)
-  throw err('rebal_not_supported', 'Rebalance is not implemented by this tracker; use drain + fsck')
+  const pol = parsePolicy((await ctx.store.setting('rebal_policy')) ?? '')
+  const { sdevs, ddevs } = await devsFor(ctx)
+  const limit = pol.limit && /^\d+$/.test(pol.limit) && (!pol.limit_by || pol.limit_by === 'count' || pol.limit_by === 'none') ? Number(pol.limit) : undefined
+  await ctx.hooks.rebalStart({ sdevs, ddevs: ddevs.filter((d) => !sdevs.includes(d)), limit })
+  return { state: (await ctx.store.setting('rebal_state')) ?? '' }
 }
 
-export const rebalanceStop: Handler = async () => {
-  throw err('rebal_not_started')
+export const rebalanceStop: Handler = async (_args, ctx) => {
+  if (!ctx.hooks.rebalRunning()) throw err('rebal_not_started')
+  await ctx.hooks.rebalStop()
+  return {}
 }
 
 export const rebalanceStatus: Handler = async (_args, ctx) => {
@@ -125,6 +130,7 @@ export const rebalanceStatus: Handler = async (_args, ctx) => {
 }
 
 export const rebalanceReset: Handler = async (_args, ctx) => {
+  if (ctx.hooks.rebalRunning()) throw err('rebal_running')
   await ctx.store.setSetting('rebal_state', undefined)
   return {}
 }
