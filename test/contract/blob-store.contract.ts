@@ -169,6 +169,38 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStore>):
       await expect(s.put('x/huge', chunks('x'), { size: u.totalBytes * 2 })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_NO_SPACE'))
     })
 
+    it('a KeyChooser names the blob after its CRC and size, and never clobbers', async () => {
+      const s = await make()
+      for (const size of [5, 200_000]) {
+        const body = Buffer.alloc(size, 7)
+        const seen: number[] = []
+        const r = await s.put(({ crc32: c, size: n, attempt }) => {
+          seen.push(attempt)
+          return `kc/${n}-${c.toString(16)}${attempt ? `-${attempt}` : ''}`
+        }, chunks(body), { size })
+        expect(r.key).toBe(`kc/${size}-${crc32(body).toString(16)}`)
+        const again = await s.put(({ crc32: c, size: n, attempt }) => `kc/${n}-${c.toString(16)}${attempt ? `-${attempt}` : ''}`, chunks(body), { size })
+        expect(again.key).toBe(`kc/${size}-${crc32(body).toString(16)}-1`)
+        expect((await readAll(s, r.key))?.equals(body)).toBe(true)
+      }
+    })
+
+    it('small declared bodies: failure midway, digest mismatch and reads carry a buffer', async () => {
+      const s = await make()
+      await expect(s.put('sm/x', failing(Buffer.from('ab')), { size: 10 })).rejects.toThrow()
+      await expect(s.put('sm/y', chunks('data'), { size: 4, digest: 'sha1', expectDigest: Buffer.alloc(20) })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_CHECKSUM_MISMATCH'))
+      expect(await s.stat('sm/x')).toBeUndefined()
+      expect(await s.stat('sm/y')).toBeUndefined()
+      const r = await s.put('sm/z', chunks('hello ', 'small'), { size: 11, mtime: new Date(1_700_000_000_000) })
+      expect(r.crc32).toBe(crc32(Buffer.from('hello small')))
+      expect(Math.round((await s.stat('sm/z'))!.mtimeMs)).toBe(1_700_000_000_000)
+      const h = await s.openRead('sm/z', { start: 6 })
+      expect(h?.buffer?.toString()).toBe('small')
+      const left: string[] = []
+      for await (const k of s.list('sm')) left.push(k)
+      expect(left).toEqual(['sm/z'])
+    })
+
     it('aborting a put removes the temp file', async () => {
       const s = await make()
       const ac = new AbortController()

@@ -55,9 +55,21 @@ export interface ReadHandle {
   /** Byte range actually served: [start, end) clamped to the blob. */
   start: number
   end: number
-  /** The bytes of [start, end). Must be consumed or destroyed. */
+  /**
+   * For small ranges the bytes are already read: protocol code can send them
+   * with its header in one write. Absent for large ranges (use `stream`).
+   */
+  buffer?: Buffer
+  /** The bytes of [start, end). Must be consumed or destroyed (nothing to release when `buffer` is set). */
   stream: Readable
 }
+
+/**
+ * Picks the final key once the body is written (its CRC32 and size known), for
+ * names derived from content (FastDFS file names carry both). Called again with
+ * attempt+1 when the key already exists; an existing blob is never overwritten.
+ */
+export type KeyChooser = (r: { crc32: number; size: number; attempt: number }) => string
 
 export interface DiskUsage {
   totalBytes: number
@@ -70,8 +82,12 @@ export interface BlobStore {
   /** Absolute root directory of this store path. */
   readonly root: string
 
-  /** Stream `body` into `key` (see the module doc for the guarantees). Called by upload/PUT/replica handlers. */
-  put(key: string, body: AsyncIterable<Uint8Array>, opts?: PutOptions): Promise<PutResult>
+  /**
+   * Stream `body` into `key` (see the module doc for the guarantees). Called by
+   * upload/PUT/replica handlers. With a KeyChooser the key is picked after the
+   * body is complete and never clobbers (PutResult.key is the one chosen).
+   */
+  put(key: string | KeyChooser, body: AsyncIterable<Uint8Array>, opts?: PutOptions): Promise<PutResult>
 
   /** Open for reading, optionally a byte range; `undefined` when absent. Called by download/GET handlers. */
   openRead(key: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined>

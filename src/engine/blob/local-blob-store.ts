@@ -7,7 +7,7 @@
  * Temp files left by a crash are removed when the store is opened.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto'
-import { constants as FS } from 'node:fs'
+import fs, { constants as FS } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -17,13 +17,15 @@ import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
 import { logger } from '../../log.js'
-import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, PutOptions, PutResult, ReadHandle } from './blob-store.js'
+import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, KeyChooser, PutOptions, PutResult, ReadHandle } from './blob-store.js'
 
 const log = logger('engine.blob')
 
 export const TMP_DIR = '.tandem-tmp'
-/** Reads up to this size are served from one buffer instead of a file stream (fewer syscalls for small files). */
-const SMALL_READ = 64 * 1024
+/** Bodies and ranges up to this size take the synchronous small-I/O path (see putSmall). */
+const SMALL_IO = 64 * 1024
+/** How many keys a KeyChooser may propose before put gives up (collisions are astronomically rare). */
+const MAX_KEY_ATTEMPTS = 10
 const MAX_KEY_LENGTH = 1024
 
 export type FsyncPolicy = 'never' | 'always'
@@ -109,13 +111,16 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async put(key: string, body: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<PutResult> {
-    const final = this.file(key)
-    if (o.overwrite === false && (await this.exists(final))) throw new EngineError(E.EXISTS, `blob exists: ${key}`)
+  async put(key: string | KeyChooser, body: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<PutResult> {
+    const chooser = typeof key === 'function' ? key : undefined
+    const noClobber = chooser !== undefined || o.overwrite === false
+    if (!chooser && o.overwrite === false && (await this.exists(this.file(key as string)))) throw new EngineError(E.EXISTS, `blob exists: ${key}`)
+    if (chooser === undefined) checkKey(key as string)
     if (o.size !== undefined) {
       await this.ensureFree(o.size)
       this.space.charge(o.size)
     }
+    if (o.size !== undefined && o.size <= SMALL_IO && this.fsync === 'never') return this.putSmall(key, body, o, noClobber)
     const tmp = this.tmpName()
     const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
     let crc = 0
@@ -133,14 +138,7 @@ export class LocalBlobStore implements BlobStore {
         await writeAll(fh, chunk)
         written += chunk.length
       }
-      if (o.signal?.aborted) throw new EngineError(E.ABORTED, 'upload aborted')
-      if (o.size !== undefined && written !== o.size) {
-        throw new EngineError(E.SIZE_MISMATCH, `body of ${written} bytes, declared ${o.size}`)
-      }
-      const digest = hash?.digest()
-      if (o.expectDigest && digest && !digest.equals(o.expectDigest)) {
-        throw new EngineError(E.CHECKSUM_MISMATCH, `digest mismatch: expected ${o.expectDigest.toString('hex')}, got ${digest.toString('hex')}`)
-      }
+      const digest = this.checkBody(o, written, hash)
       // Why fsync here (policy 'always'): the rename below must not become durable
       // before the data it points to, or a power loss could expose an empty file.
       if (this.fsync === 'always') await fh.datasync()
@@ -148,26 +146,119 @@ export class LocalBlobStore implements BlobStore {
       const st = await fh.stat()
       await fh.close()
       closed = true
-      await this.ensureDir(path.dirname(final))
-      if (o.overwrite === false) {
-        // link(2) fails with EEXIST instead of clobbering a concurrent writer's file.
-        try {
-          await fsp.link(tmp, final)
-        } catch (e) {
-          if (errno(e) === 'EEXIST') throw new EngineError(E.EXISTS, `blob exists: ${key}`)
-          throw e
-        }
-        await fsp.unlink(tmp)
-      } else {
-        await fsp.rename(tmp, final)
-      }
-      if (this.fsync === 'always') await this.syncDir(path.dirname(final))
-      return { key, size: written, mtimeMs: st.mtimeMs, crc32: crc, digest }
+      const finalKey = await this.commit(tmp, key, { crc32: crc, size: written }, noClobber)
+      if (this.fsync === 'always') await this.syncDir(path.dirname(this.file(finalKey)))
+      return { key: finalKey, size: written, mtimeMs: st.mtimeMs, crc32: crc, digest }
     } catch (e) {
       if (!closed) await fh.close().catch(() => {})
       await fsp.rm(tmp, { force: true }).catch(() => {})
       throw wrapIo(e)
     }
+  }
+
+  /** Size, abort and digest checks once the whole body has been seen. */
+  private checkBody(o: PutOptions, written: number, hash: Hash | undefined): Buffer | undefined {
+    if (o.signal?.aborted) throw new EngineError(E.ABORTED, 'upload aborted')
+    if (o.size !== undefined && written !== o.size) throw new EngineError(E.SIZE_MISMATCH, `body of ${written} bytes, declared ${o.size}`)
+    const digest = hash?.digest()
+    if (o.expectDigest && digest && !digest.equals(o.expectDigest)) {
+      throw new EngineError(E.CHECKSUM_MISMATCH, `digest mismatch: expected ${o.expectDigest.toString('hex')}, got ${digest.toString('hex')}`)
+    }
+    return digest
+  }
+
+  /**
+   * Small bodies (declared size <= SMALL_IO): gather the chunks, then write,
+   * close and rename with synchronous calls. Why sync: for a few KiB that land
+   * in the page cache each call takes microseconds, less than one thread-pool
+   * round trip of the async API, and the upload rate of small files is bound by
+   * exactly that overhead. Large bodies and fsync'ing stores stay async.
+   */
+  private async putSmall(key: string | KeyChooser, body: AsyncIterable<Uint8Array>, o: PutOptions, noClobber: boolean): Promise<PutResult> {
+    const size = o.size!
+    const buf = Buffer.allocUnsafe(size)
+    let written = 0
+    for await (const chunk of body) {
+      if (o.signal?.aborted) throw new EngineError(E.ABORTED, 'upload aborted')
+      if (written + chunk.length > size) throw new EngineError(E.SIZE_MISMATCH, `body longer than declared ${size} bytes`)
+      buf.set(chunk, written)
+      written += chunk.length
+    }
+    const hash: Hash | undefined = o.digest ? createHash(o.digest) : undefined
+    hash?.update(buf.subarray(0, written))
+    const digest = this.checkBody(o, written, hash)
+    const crc = crc32Update(0, buf.subarray(0, written))
+    const tmp = this.tmpName()
+    try {
+      const fd = fs.openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
+      try {
+        let off = 0
+        while (off < written) off += fs.writeSync(fd, buf, off, written - off)
+        if (o.mtime) fs.futimesSync(fd, o.mtime, o.mtime)
+      } finally {
+        fs.closeSync(fd)
+      }
+      const finalKey = this.commitSync(tmp, key, { crc32: crc, size: written }, noClobber)
+      return { key: finalKey, size: written, mtimeMs: o.mtime ? o.mtime.getTime() : Date.now(), crc32: crc, digest }
+    } catch (e) {
+      try {
+        fs.rmSync(tmp, { force: true })
+      } catch {
+        // best effort: the temp dir is swept at the next start
+      }
+      throw wrapIo(e)
+    }
+  }
+
+  /** Move a finished temp file to its key (chosen now if a chooser was given). Returns the key. */
+  private async commit(tmp: string, key: string | KeyChooser, r: { crc32: number; size: number }, noClobber: boolean): Promise<string> {
+    for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
+      const k = typeof key === 'function' ? key({ ...r, attempt }) : key
+      const final = this.file(k)
+      await this.ensureDir(path.dirname(final))
+      if (!noClobber) {
+        await fsp.rename(tmp, final)
+        return k
+      }
+      // link(2) fails with EEXIST instead of clobbering a concurrent writer's file.
+      try {
+        await fsp.link(tmp, final)
+      } catch (e) {
+        if (errno(e) === 'EEXIST' && typeof key === 'function') continue
+        if (errno(e) === 'EEXIST') throw new EngineError(E.EXISTS, `blob exists: ${k}`)
+        throw e
+      }
+      await fsp.unlink(tmp)
+      return k
+    }
+    throw new EngineError(E.EXISTS, `no free key after ${MAX_KEY_ATTEMPTS} attempts`)
+  }
+
+  /** Synchronous twin of `commit` for the small-body path. */
+  private commitSync(tmp: string, key: string | KeyChooser, r: { crc32: number; size: number }, noClobber: boolean): string {
+    for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
+      const k = typeof key === 'function' ? key({ ...r, attempt }) : key
+      const final = this.file(k)
+      const dir = path.dirname(final)
+      if (!this.knownDirs.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true })
+        this.knownDirs.add(dir)
+      }
+      if (!noClobber) {
+        fs.renameSync(tmp, final)
+        return k
+      }
+      try {
+        fs.linkSync(tmp, final)
+      } catch (e) {
+        if (errno(e) === 'EEXIST' && typeof key === 'function') continue
+        if (errno(e) === 'EEXIST') throw new EngineError(E.EXISTS, `blob exists: ${k}`)
+        throw e
+      }
+      fs.unlinkSync(tmp)
+      return k
+    }
+    throw new EngineError(E.EXISTS, `no free key after ${MAX_KEY_ATTEMPTS} attempts`)
   }
 
   private async syncDir(dir: string): Promise<void> {
@@ -190,53 +281,48 @@ export class LocalBlobStore implements BlobStore {
 
   async openRead(key: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined> {
     const p = this.file(key)
-    let fh: fsp.FileHandle
+    // Why sync open/fstat/read: see putSmall; large ranges are streamed asynchronously below.
+    let fd: number
     try {
-      fh = await fsp.open(p, 'r')
+      fd = fs.openSync(p, 'r')
     } catch (e) {
       if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'EISDIR') return undefined
       throw wrapIo(e)
     }
+    let handedOff = false
     try {
-      const st = await fh.stat()
-      if (!st.isFile()) {
-        await fh.close()
-        return undefined
-      }
+      const st = fs.fstatSync(fd)
+      if (!st.isFile()) return undefined
       const size = st.size
       const start = range?.start ?? 0
       const end = Math.min(range?.end ?? size, size)
-      if (start < 0 || start > size || end < start) {
-        await fh.close()
-        throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
-      }
+      if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
       const len = end - start
-      let stream: Readable
-      if (len <= SMALL_READ) {
+      if (len <= SMALL_IO) {
         const buf = Buffer.allocUnsafe(len)
         let off = 0
         while (off < len) {
-          const { bytesRead } = await fh.read(buf, off, len - off, start + off)
-          if (bytesRead === 0) break
-          off += bytesRead
+          const n = fs.readSync(fd, buf, off, len - off, start + off)
+          if (n === 0) break
+          off += n
         }
-        await fh.close()
-        stream = Readable.from(off ? [buf.subarray(0, off)] : [])
-      } else {
-        // The stream owns the handle from here and closes it on end, error or destroy.
-        stream = fh.createReadStream({ start, end: end - 1, highWaterMark: 256 * 1024 })
+        return smallHandle(size, st.mtimeMs, start, start + off, buf.subarray(0, off))
       }
+      // The stream owns the descriptor from here and closes it on end, error or destroy.
+      const stream = fs.createReadStream('', { fd, start, end: end - 1, highWaterMark: 256 * 1024, autoClose: true })
+      handedOff = true
       return { size, mtimeMs: st.mtimeMs, start, end, stream }
     } catch (e) {
-      if (e instanceof EngineError) throw e
-      await fh.close().catch(() => {})
       throw wrapIo(e)
+    } finally {
+      if (!handedOff) fs.closeSync(fd)
     }
   }
 
   async stat(key: string): Promise<BlobMeta | undefined> {
     try {
-      const st = await fsp.stat(this.file(key))
+      // Sync: a metadata-only call on a cached inode is cheaper than a thread-pool hop.
+      const st = fs.statSync(this.file(key))
       if (!st.isFile()) return undefined
       return { key, size: st.size, mtimeMs: st.mtimeMs }
     } catch (e) {
@@ -248,7 +334,7 @@ export class LocalBlobStore implements BlobStore {
 
   async delete(key: string): Promise<boolean> {
     try {
-      await fsp.unlink(this.file(key))
+      fs.unlinkSync(this.file(key))
       return true
     } catch (e) {
       if (e instanceof EngineError) throw e
@@ -417,4 +503,20 @@ function wrapIo(e: unknown): Error {
   if (code === 'ENOSPC' || code === 'EDQUOT') return new EngineError(E.NO_SPACE, 'disk full', { cause: e })
   if ((e as Error)?.name === 'AbortError') return new EngineError(E.ABORTED, 'aborted', { cause: e })
   return new EngineError(E.IO, (e as Error)?.message ?? String(e), { cause: e })
+}
+
+/** A handle over bytes already in memory; the stream is made only if someone asks for it. */
+function smallHandle(size: number, mtimeMs: number, start: number, end: number, buffer: Buffer): ReadHandle {
+  let stream: Readable | undefined
+  return {
+    size,
+    mtimeMs,
+    start,
+    end,
+    buffer,
+    get stream(): Readable {
+      stream ??= Readable.from(buffer.length ? [buffer] : [])
+      return stream
+    },
+  }
 }

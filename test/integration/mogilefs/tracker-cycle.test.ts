@@ -4,7 +4,8 @@
  * reaper restoring copies of a dead device, fsck repairing a lost replica, and
  * a tracker crash with pending replication losing nothing.
  */
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../../helpers/proc.js'
@@ -36,6 +37,7 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd cycle on %s', (backend)
     await trk?.daemon.stop()
     await st?.stopAll()
     await db?.drop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   it('store → replicate → fetch → rename → delete', async () => {
@@ -183,5 +185,31 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd cycle on %s', (backend)
       expect((await httpReq('GET', p.path1)).body.equals(f.data)).toBe(true)
     }
     expect((await c.cmd('rebalance_stop')).code).toBe('rebal_not_started')
+  })
+
+  it('fsck with checksums finds a corrupted replica (same length) and replaces it', async () => {
+    await c.ok('create_class', { domain: 'testdom', class: 'md5two', mindevcount: 2, hashtype: 'MD5' })
+    const data = Buffer.from('checksummed replica '.repeat(30))
+    const md5 = createHash('md5').update(data).digest('hex')
+    const s = await store(c, 'fsck-sum', data, 'md5two', { checksum: `MD5:${md5}` })
+    expect(s.close.ok).toBe(true)
+    const devs = await until(async () => {
+      const d = await devids('fsck-sum')
+      return d.length === 2 ? d : undefined
+    }, 20_000, 'two copies')
+    const victim = blobOn(devs[1], s.fid)
+    writeFileSync(victim, Buffer.alloc(data.length, 0x41))
+    await c.ok('fsck_reset', { startpos: 0 })
+    await c.ok('fsck_clearlog')
+    await c.ok('fsck_start')
+    await until(async () => (await c.ok('fsck_status')).running === '0', 30_000, 'fsck finished')
+    const log = await c.ok('fsck_getlog', { after_logid: 0 })
+    const codes = Array.from({ length: Number(log.row_count) }, (_, i) => `${log[`row_${i + 1}_evcode`]}:${log[`row_${i + 1}_fid`]}`)
+    expect(codes).toContain(`BSUM:${s.fid}`)
+    await until(async () => {
+      const d = await devids('fsck-sum')
+      return d.length === 2 && d.every((x) => existsSync(blobOn(x, s.fid)) && readFileSync(blobOn(x, s.fid)).equals(data))
+    }, 20_000, 'corrupt replica replaced')
+    expect((await c.ok('file_info', { domain: 'testdom', key: 'fsck-sum' })).checksum).toBe(`MD5:${md5}`)
   })
 })

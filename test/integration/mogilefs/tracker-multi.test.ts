@@ -6,17 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../../helpers/proc.js'
 import { makeDb, setupCluster, startStores, startTracker, store, httpReq, TrackerClient, until, type Backend, type Db, type Stores, type TrackerProc } from './tracker-harness.js'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 
 describe.each<Backend>(['SQLite', 'MariaDB'])('two trackers on one %s database', (backend) => {
   let st: Stores
   let db: Db
+  let dir: string
   const trk: TrackerProc[] = []
   const cl: TrackerClient[] = []
 
   beforeAll(async () => {
-    const dir = tmpDir(`mogmulti-${backend}`)
+    dir = tmpDir(`mogmulti-${backend}`)
     st = await startStores(dir, 3, 1)
     db = await makeDb(backend, dir)
     for (const name of ['a', 'b']) {
@@ -37,6 +38,7 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('two trackers on one %s database',
     for (const t of trk) await t.daemon.stop()
     await st?.stopAll()
     await db?.drop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   it('stores through both trackers replicate exactly to policy and read back through either', async () => {

@@ -3,6 +3,7 @@
  * real bin/mogstored nodes: fixture replay (reply shapes/bytes as the reference
  * tracker gave them to real clients) and hostile input.
  */
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadFixture } from '../../helpers/fixtures.js'
 import { tmpDir } from '../../helpers/proc.js'
@@ -51,6 +52,7 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd on %s', (backend) => {
     await trk?.daemon.stop()
     await st?.stopAll()
     await db?.drop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   it('replays the recorded admin requests with the reference reply shapes', async () => {
@@ -197,5 +199,22 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd on %s', (backend) => {
     const doms = await c.ok('get_domains')
     const names = Object.keys(doms).filter((k) => /^domain\d+class\d+name$/.test(k) && doms[k] === 'default')
     expect(names.length).toBeGreaterThan(0)
+  })
+
+  it('survives random garbage lines and keeps answering every client', async () => {
+    const g = await TrackerClient.connect(trk.port)
+    let seed = 42
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+    const cmds = ['create_open', 'create_close', 'get_paths', 'delete', 'rename', 'list_keys', 'file_info', 'create_host', 'set_state', 'xyz', '']
+    for (let i = 0; i < 200; i++) {
+      const bytes = Buffer.alloc(Math.floor(rnd() * 200), 0)
+      for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(rnd() * 256)
+      const line = `${cmds[i % cmds.length]} ${bytes.toString('latin1').replace(/[\r\n]/g, '')}\r\n`
+      const reply = await g.raw(line)
+      expect(reply, JSON.stringify(line)).toMatch(/^(OK |ERR \w+ )/)
+    }
+    expect(await g.raw('noop\r\n')).toBe('OK \r\n')
+    expect(await c.raw('noop\r\n')).toBe('OK \r\n')
+    g.close()
   })
 })

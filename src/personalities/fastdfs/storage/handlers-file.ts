@@ -63,12 +63,19 @@ export async function handleDownload(ctx: StorageContext, req: Request): Promise
     throw einval(`download offset ${offset} >= size ${h.size}`)
   }
   if (!h) {
+    if (await ctx.proxyMissing?.(req, f.d, f.head)) return
     stats.op('download', false)
     throw enoent(`file ${f.name} not found`)
   }
   const n = h.end - h.start
   req.replied = true
   const sock = req.sock
+  if (h.buffer && h.buffer.length === n) {
+    // Small file already in memory: header and bytes in one write, no stream machinery.
+    sock.write(Buffer.concat([respHeader(n, 0), h.buffer]))
+    stats.op('download', true, n)
+    return
+  }
   let sent = 0
   let first = true
   try {
@@ -170,6 +177,7 @@ async function readSmall(store: StorageContext['store']['paths'][number], key: s
 export async function handleGetMeta(ctx: StorageContext, req: Request): Promise<void> {
   const f = await groupAndName(ctx, req)
   if (!(await f.store.stat(f.key))) {
+    if (await ctx.proxyMissing?.(req, f.d, f.head)) return
     ctx.store.stats.op('get_meta', false)
     throw enoent(`file ${f.name} not found`)
   }
@@ -182,7 +190,10 @@ export async function handleGetMeta(ctx: StorageContext, req: Request): Promise<
 export async function handleQueryInfo(ctx: StorageContext, req: Request): Promise<void> {
   const f = await groupAndName(ctx, req)
   const st = await f.store.stat(f.key)
-  if (!st) throw enoent(`file ${f.name} not found`)
+  if (!st) {
+    if (await ctx.proxyMissing?.(req, f.d, f.head)) return
+    throw enoent(`file ${f.name} not found`)
+  }
   let crc = f.d.crc32
   if (f.d.appender || f.d.slave) {
     if (req.status & QUERY_FINFO_FLAGS.NOT_CALC_CRC32) crc = 0

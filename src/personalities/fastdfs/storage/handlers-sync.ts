@@ -3,17 +3,39 @@
  * SYNC_CREATE (16), SYNC_DELETE (17), SYNC_UPDATE (18), SYNC_CREATE_LINK (19),
  * SYNC_APPEND (25), SYNC_MODIFY (35), SYNC_TRUNCATE (37), SYNC_RENAME (40).
  * Each applies the change (temp + rename for whole files, so a partial replica
- * is never visible) and writes the lower-case binlog record. The sending side is
- * a later task: it reads `FileStore.binlog` (see sync-seam.ts).
+ * is never visible) and writes the lower-case binlog record. Bodies are decoded
+ * with sync/sync-codec.ts (the sender's encoders live there too). After each
+ * applied record, `ctx.onSynced(peer, ts)` tells the tracker reporter the
+ * source timestamp reached from the peer named by REPORT_SERVER_ID on this
+ * connection (SYNC_REPORT 89).
  */
+import type { Socket } from 'node:net'
 import { ERRNO, FIELD } from '../protocol/constants.js'
-import { readLong } from '../protocol/header.js'
+import { getFixed } from '../protocol/header.js'
 import { MAX_REMOTE_NAME } from '../file-id.js'
+import { decodeSyncDelete, decodeSyncFile, decodeSyncRange, decodeSyncTruncate, decodeSyncTwoNames, SYNC_FIXED } from '../sync/sync-codec.js'
 import { einval, enoent, StorageError } from './errors.js'
-import { checkGroup, nameOf, type Request } from './request.js'
+import { nameOf, type Request } from './request.js'
 import type { StorageContext } from './handlers-upload.js'
 
 type Handler = (ctx: StorageContext, req: Request) => Promise<void>
+
+/** Peer identity announced with REPORT_SERVER_ID (9) per connection; absent for client connections. */
+const peerOfSocket = new WeakMap<Socket, string>()
+
+/** The storage id/ip a peer announced on this connection, or undefined (a client, not a peer storage). */
+export function syncPeerOf(sock: Socket): string | undefined {
+  return peerOfSocket.get(sock)
+}
+
+function applied(ctx: StorageContext, req: Request, ts: number): void {
+  const peer = peerOfSocket.get(req.sock)
+  if (peer) ctx.onSynced?.(peer, ts)
+}
+
+function checkGroupName(g: string, mine: string): void {
+  if (g !== mine) throw einval(`group name "${g}" is not mine ("${mine}")`)
+}
 
 function len(n: number): number {
   if (n <= 0 || n > MAX_REMOTE_NAME) throw einval(`filename length ${n} invalid`)
@@ -23,17 +45,16 @@ function len(n: number): number {
 /** 16 / 18: name_len 8, file_size 8, ts 4, group 16, name, content. */
 function syncWhole(update: boolean): Handler {
   return async (ctx, req) => {
-    if (req.length < 36) throw einval('sync body too short')
-    const h = await req.read(36)
-    const nameLen = len(readLong(h, 0))
-    const size = readLong(h, 8)
-    const ts = h.readUInt32BE(16)
-    checkGroup(h, 20, ctx.group)
+    if (req.length < SYNC_FIXED.file) throw einval('sync body too short')
+    const { nameLen: nl, size, ts, group } = decodeSyncFile(await req.read(SYNC_FIXED.file))
+    const nameLen = len(nl)
+    checkGroupName(group, ctx.group)
     const name = nameOf(await req.read(nameLen))
     const f = ctx.store.locate(name, true)
     // The sender may announce "already there, same size" with status EEXIST and no content.
     if (req.status === ERRNO.EEXIST && req.left === 0) {
       await ctx.store.record(update ? 'u' : 'c', name, undefined, ts)
+      applied(ctx, req, ts)
       return req.ok()
     }
     if (size < 0 || size !== req.left) throw einval('sync file size does not match the body')
@@ -43,6 +64,7 @@ function syncWhole(update: boolean): Handler {
     ctx.store.stats.v.success_sync_in_bytes += size
     ctx.store.stats.v.last_sync_update = Math.floor(Date.now() / 1000)
     await ctx.store.record(update ? 'u' : 'c', name, undefined, ts)
+    applied(ctx, req, ts)
     req.ok()
   }
 }
@@ -51,25 +73,23 @@ function syncWhole(update: boolean): Handler {
 const syncDelete: Handler = async (ctx, req) => {
   if (req.length <= 20 || req.length > 20 + MAX_REMOTE_NAME) throw einval('sync delete body length invalid')
   const b = await req.rest()
-  const ts = b.readUInt32BE(0)
-  checkGroup(b, 4, ctx.group)
-  const name = nameOf(b, 20)
+  const { ts, group } = decodeSyncDelete(b)
+  checkGroupName(group, ctx.group)
+  const name = nameOf(b, SYNC_FIXED.delete)
   const f = ctx.store.locate(name, true)
   if (!(await f.store.delete(f.key))) throw enoent(`replica ${name} not found`)
   await ctx.store.record('d', name, undefined, ts)
+  applied(ctx, req, ts)
   req.ok()
 }
 
 /** 25 / 35: name_len 8, offset 8, length 8, ts 4, group 16, name, bytes. */
 function syncRange(modify: boolean): Handler {
   return async (ctx, req) => {
-    if (req.length < 44) throw einval('sync body too short')
-    const h = await req.read(44)
-    const nameLen = len(readLong(h, 0))
-    const offset = readLong(h, 8)
-    const size = readLong(h, 16)
-    const ts = h.readUInt32BE(24)
-    checkGroup(h, 28, ctx.group)
+    if (req.length < SYNC_FIXED.range) throw einval('sync body too short')
+    const { nameLen: nl, offset, length: size, ts, group } = decodeSyncRange(await req.read(SYNC_FIXED.range))
+    const nameLen = len(nl)
+    checkGroupName(group, ctx.group)
     if (offset < 0 || size < 0 || nameLen + size !== req.left) throw einval('sync range lengths do not match the body')
     const name = nameOf(await req.read(nameLen))
     const f = ctx.store.locate(name)
@@ -85,19 +105,17 @@ function syncRange(modify: boolean): Handler {
       await f.store.append(f.key, req.body(size), size)
     }
     await ctx.store.record(modify ? 'm' : 'a', name, `${offset} ${size}`, ts)
+    applied(ctx, req, ts)
     req.ok()
   }
 }
 
 /** 37: name_len 8, old_size 8, new_size 8, ts 4, group 16, name. */
 const syncTruncate: Handler = async (ctx, req) => {
-  if (req.length < 44) throw einval('sync truncate body too short')
-  const h = await req.read(44)
-  const nameLen = len(readLong(h, 0))
-  const oldSize = readLong(h, 8)
-  const newSize = readLong(h, 16)
-  const ts = h.readUInt32BE(24)
-  checkGroup(h, 28, ctx.group)
+  if (req.length < SYNC_FIXED.truncate) throw einval('sync truncate body too short')
+  const { nameLen: nl, oldSize, newSize, ts, group } = decodeSyncTruncate(await req.read(SYNC_FIXED.truncate))
+  const nameLen = len(nl)
+  checkGroupName(group, ctx.group)
   if (nameLen !== req.left || newSize < 0) throw einval('sync truncate lengths invalid')
   const name = nameOf(await req.read(nameLen))
   const f = ctx.store.locate(name)
@@ -106,21 +124,24 @@ const syncTruncate: Handler = async (ctx, req) => {
   if (st.size !== oldSize) throw new StorageError(ERRNO.EEXIST, `truncate of ${name} already applied`)
   await f.store.truncate(f.key, newSize)
   await ctx.store.record('t', name, `${oldSize} ${newSize}`, ts)
+  applied(ctx, req, ts)
   req.ok()
 }
 
 /** 19 (link) / 40 (rename): a_len 8, b_len 8, ts 4, group 16, a, b. */
 function syncTwoNames(rename: boolean): Handler {
   return async (ctx, req) => {
-    if (req.length < 36 || req.length > 36 + 2 * MAX_REMOTE_NAME) throw einval('sync body length invalid')
+    const F = SYNC_FIXED.twoNames
+    if (req.length < F || req.length > F + 2 * MAX_REMOTE_NAME) throw einval('sync body length invalid')
     const b = await req.rest()
-    const aLen = len(readLong(b, 0))
-    const bLen = len(readLong(b, 8))
-    const ts = b.readUInt32BE(16)
-    checkGroup(b, 20, ctx.group)
-    if (36 + aLen + bLen !== b.length) throw einval('sync name lengths do not match the body')
-    const first = nameOf(b, 36, 36 + aLen)
-    const second = nameOf(b, 36 + aLen, 36 + aLen + bLen)
+    const d = decodeSyncTwoNames(b)
+    const aLen = len(d.firstLen)
+    const bLen = len(d.secondLen)
+    const ts = d.ts
+    checkGroupName(d.group, ctx.group)
+    if (F + aLen + bLen !== b.length) throw einval('sync name lengths do not match the body')
+    const first = nameOf(b, F, F + aLen)
+    const second = nameOf(b, F + aLen, F + aLen + bLen)
     const dst = ctx.store.locate(first, true)
     const src = ctx.store.locate(second, true)
     if (dst.store !== src.store) throw einval('link/rename across store paths')
@@ -133,14 +154,17 @@ function syncTwoNames(rename: boolean): Handler {
       await src.store.link(src.key, dst.key)
       await ctx.store.record('l', first, second, ts)
     }
+    applied(ctx, req, ts)
     req.ok()
   }
 }
 
-/** 9: my storage id 16 (identifies the peer on this connection; we only log it). */
+/** 9: the peer's storage id (or ip) 16: names the source of this connection's records (and marks it a peer: never proxied). */
 const reportServerId: Handler = async (_ctx, req) => {
   if (req.length !== FIELD.STORAGE_ID) throw einval('report server id body length invalid')
-  await req.rest()
+  const id = getFixed(await req.rest(), 0, FIELD.STORAGE_ID)
+  if (!id) throw einval('empty storage id')
+  peerOfSocket.set(req.sock, id)
   req.ok()
 }
 

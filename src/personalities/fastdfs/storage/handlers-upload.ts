@@ -7,7 +7,7 @@
  */
 import { fixed, readLong } from '../protocol/header.js'
 import { FIELD } from '../protocol/constants.js'
-import { encodeFileName, formatExtPart, slaveName, MAX_REMOTE_NAME } from '../file-id.js'
+import { encodeFileName, formatExtPart, slaveName, MAX_REMOTE_NAME, type DecodedFileName } from '../file-id.js'
 import { einval, enoent, StorageError } from './errors.js'
 import { nameOf, type Request } from './request.js'
 import type { FileStore } from './store.js'
@@ -20,6 +20,14 @@ export interface StorageContext {
   group: string
   /** Our own IPv4 (for QUERY_FILE_INFO of names carrying our numeric id). */
   myIp(): string
+  /**
+   * Read routing on sync lag: forward a read of a file we lack to its source
+   * storage and relay the reply (peer-proxy.ts). Resolves false when that does
+   * not apply; absent = never proxy (tests, a storage without trackers).
+   */
+  proxyMissing?(req: Request, f: DecodedFileName, body: Buffer): Promise<boolean>
+  /** A sync record from `peer` (REPORT_SERVER_ID value) with source timestamp `ts` was applied; absent = not tracked. */
+  onSynced?(peer: string, ts: number): void
 }
 
 const now = () => Math.floor(Date.now() / 1000)
@@ -48,8 +56,7 @@ export async function handleUpload(ctx: StorageContext, req: Request, appender: 
   const ts = now()
   let remote: string
   try {
-    const staged = await ctx.store.stage(pathIndex, req.body(size), size, ts)
-    remote = await ctx.store.commitNew(pathIndex, staged, ext, appender, ts)
+    remote = (await ctx.store.storeNew(pathIndex, req.body(size), size, ext, appender, ts)).remote
   } catch (e) {
     ctx.store.stats.op(op, false, size)
     throw e

@@ -45,6 +45,10 @@ export interface StorageConfig {
   /** Seconds a client may stay idle before we drop it (network_timeout). */
   networkTimeout: number
   httpPort: number
+  /** `http.server_port` present: serve HTTP downloads on httpPort (bind_addr). */
+  httpEnabled: boolean
+  /** http.anti_steal.check_token = true: require token+ts (secret_key, token_ttl seconds); absent = no check. */
+  antiSteal?: { secret: string; ttlSec: number }
   pidFile: string
   logFile: string
 }
@@ -100,7 +104,11 @@ export function storageConfigFrom(c: ConfFile): StorageConfig {
     id: c.str('id') || undefined,
     idTypeInFilename: c.oneOf('id_type_in_filename', 'ip', ['ip', 'id'] as const),
     networkTimeout: c.int('network_timeout', 60, { min: 1 }),
-    httpPort: c.int('http.server_port', 8888),
+    httpPort: c.int('http.server_port', 8888, { min: 1, max: 65535 }),
+    httpEnabled: c.has('http.server_port'),
+    antiSteal: c.bool('http.anti_steal.check_token', false)
+      ? { secret: c.str('http.anti_steal.secret_key', '') ?? '', ttlSec: c.seconds('http.anti_steal.token_ttl', 900) }
+      : undefined,
     pidFile: path.join(basePath, 'data', 'fdfs_storaged.pid'),
     logFile: path.join(basePath, 'logs', 'storaged.log'),
   }

@@ -12,8 +12,13 @@ import type { Running } from '../../../server/daemon.js'
 import { ConfFile } from '../../../config/conf-file.js'
 import { FileStore } from './store.js'
 import { startStorageServer } from './server.js'
-import { TrackerReporter } from './tracker-reporter.js'
-import { startSyncSenders } from './sync-seam.js'
+import { TrackerReporter, type StorageBrief } from './tracker-reporter.js'
+import { startSyncSenders, type SyncSenders } from './sync-seam.js'
+import { openRemote, statRemote } from './sync-source.js'
+import { PeerProxy } from './peer-proxy.js'
+import { startHttp } from './http-server.js'
+import type { SyncSource } from '../sync/peer-sender.js'
+import { STORAGE_STATUS } from '../protocol/constants.js'
 import { resolveStorageId, type StorageConfig } from './storage-conf.js'
 
 const log = logger('fastdfs.storage.daemon')
@@ -34,6 +39,7 @@ function guessIp(cfg: StorageConfig): string {
 export interface RunningStorage extends Running {
   store: FileStore
   reporter: TrackerReporter
+  senders: SyncSenders
   port: number
 }
 
@@ -73,8 +79,33 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
       log.warn({ value: v, err: (e as Error).message }, 'ignoring bad reserved_storage_space from tracker')
     }
   })
-  const senders = startSyncSenders({ binlog: store.binlog, store, self: () => storageId ?? ip })
-  reporter.on('peers', (p) => senders.setPeers(p))
+  // Our identity towards peers and trackers: the storage id, else the IP (what REPORT_SERVER_ID carries).
+  const self = () => storageId ?? ip
+  const source: SyncSource = {
+    group: cfg.groupName,
+    get myId() {
+      return self()
+    },
+    binlog: store.binlog,
+    open: (r, range) => openRemote(store, r, range),
+    stat: (r) => statRemote(store, r),
+    heartbeatMs: cfg.heartBeatInterval * 1000,
+  }
+  const senders = startSyncSenders({ source, self, useStorageId: cfg.useStorageId, tracker: reporter })
+  let myStatus: number = STORAGE_STATUS.INIT
+  reporter.on('peers', (p: StorageBrief[]) => {
+    const me = p.find((b) => (b.id || b.ip) === self())
+    if (me) myStatus = me.status
+    senders.setPeers(p)
+  })
+  const proxy = new PeerProxy({
+    selfSource: () => store.source,
+    myId: self,
+    peers: () => reporter.peers,
+    maxDelaySec: () => Number(reporter.params.storage_sync_file_max_delay ?? 86400) || 86400,
+    myStatus: () => (myStatus === STORAGE_STATUS.INIT ? reporter.myStatus : myStatus),
+    networkTimeoutSec: cfg.networkTimeout,
+  })
   await reporter.start()
   if (!cfg.bindAddr || cfg.bindAddr === '0.0.0.0') {
     // New file names carry our address; without bind_addr only a tracker knows which
@@ -94,14 +125,33 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     server = await startStorageServer({
       host: cfg.bindAddr || '0.0.0.0',
       port: cfg.port,
-      ctx: { store, group: cfg.groupName, myIp: () => ip },
+      ctx: {
+        store,
+        group: cfg.groupName,
+        myIp: () => ip,
+        proxyMissing: (req, f, body) => proxy.forward(req, f, body),
+        onSynced: (peer, ts) => reporter.noteSynced(peer, ts),
+      },
       buffSize: cfg.buffSize,
       networkTimeout: cfg.networkTimeout,
     })
   } catch (e) {
     reporter.stop()
+    await senders.stop()
     await store.close()
     throw e
+  }
+  let http: Awaited<ReturnType<typeof startHttp>> | undefined
+  if (cfg.httpEnabled) {
+    try {
+      http = await startHttp({ cfg, store, peers: () => reporter.peers, self })
+    } catch (e) {
+      reporter.stop()
+      await senders.stop()
+      await server.close()
+      await store.close()
+      throw e
+    }
   }
   const port = server.address().port
   const timer = setInterval(() => store.saveStat().catch((e) => log.warn({ err: e }, 'saving stats failed')), STAT_SAVE_MS)
@@ -110,11 +160,14 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
   return {
     store,
     reporter,
+    senders,
     port,
     async close() {
       clearInterval(timer)
       reporter.stop()
       await senders.stop()
+      proxy.close()
+      await http?.close()
       await server.close()
       await store.close()
     },

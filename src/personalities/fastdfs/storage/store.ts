@@ -145,38 +145,28 @@ export class FileStore {
     return { d, store: this.path(d.storePathIndex), key: `data/${d.trueName}` }
   }
 
-  /** Stream a body into a staging key; the caller then calls `commitNew`. */
-  async stage(pathIndex: number, body: AsyncIterable<Uint8Array>, size: number, timestamp: number, signal?: AbortSignal): Promise<{ key: string; put: PutResult }> {
-    // Unique per process run; the stage dir is emptied at every start.
-    const key = `${STAGE_DIR}/${process.pid}-${++this.stageSeq}`
-    // mtime = the name's create timestamp, set on the open file (no extra utimes later).
-    const put = await this.path(pathIndex).put(key, body, { size, signal, mtime: new Date(timestamp * 1000) })
-    return { key, put }
-  }
-
   /**
-   * Move a staged upload to a freshly generated name (retrying on the rare
-   * collision; link+unlink never clobbers an existing file). Returns the remote name.
+   * Stream an upload into store path `pathIndex` under a freshly generated name.
+   * The name carries the content's CRC32 and size, so the engine picks the key
+   * once the body is complete (one temp file, one link; a name collision just
+   * draws new random digits). Returns the remote name (`M00/HH/LL/...`).
    */
-  async commitNew(pathIndex: number, staged: { key: string; put: PutResult }, ext: string, appender: boolean, timestamp: number): Promise<string> {
+  async storeNew(pathIndex: number, body: AsyncIterable<Uint8Array>, size: number, ext: string, appender: boolean, timestamp: number, signal?: AbortSignal): Promise<{ remote: string; put: PutResult }> {
     const store = this.path(pathIndex)
-    const extPart = formatExtPart(ext)
-    for (let i = 0; i < NAME_RETRIES; i++) {
-      const probe = encodeFileName({ storePathIndex: pathIndex, subHigh: 0, subLow: 0, source: this.source, timestamp, size: staged.put.size, crc32: staged.put.crc32, appender, ext, extPart })
-      const sub = this.pickSubdir(probe.slice(10, 37))
-      const remote = `${probe.slice(0, 4)}${hex2(sub.high)}/${hex2(sub.low)}/${probe.slice(10)}`
-      try {
-        await store.rename(staged.key, `data/${remote.slice(4)}`, false)
-        return remote
-      } catch (e) {
-        if (!isEngineError(e, ENGINE_ERRORS.EXISTS)) {
-          await store.delete(staged.key).catch(() => {})
-          throw e
-        }
-      }
-    }
-    await store.delete(staged.key).catch(() => {})
-    throw einval('could not generate a unique file name')
+    let remote = ''
+    const put = await store.put(
+      ({ crc32, size: n, attempt }) => {
+        if (attempt >= NAME_RETRIES) throw einval('could not generate a unique file name')
+        const probe = encodeFileName({ storePathIndex: pathIndex, subHigh: 0, subLow: 0, source: this.source, timestamp, size: n, crc32, appender, ext })
+        const sub = this.pickSubdir(probe.slice(10, 37))
+        remote = `${probe.slice(0, 4)}${hex2(sub.high)}/${hex2(sub.low)}/${probe.slice(10)}`
+        return `data/${remote.slice(4)}`
+      },
+      body,
+      // mtime = the name's create timestamp, set on the open file (no extra utimes later).
+      { size, signal, mtime: new Date(timestamp * 1000) },
+    )
+    return { remote, put }
   }
 
   /** Append one binlog record `<ts> <op> <name>[ extra]` (op upper-case = we are the source). */

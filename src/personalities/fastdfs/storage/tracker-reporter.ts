@@ -39,6 +39,8 @@ const BACKOFF_MIN_MS = 1000
 const BACKOFF_MAX_MS = 30_000
 /** Why 30 s: a tracker that accepted the connection but never answers is dead for our purposes. */
 const REPLY_TIMEOUT_MS = 30_000
+/** Minimum gap between two SYNC_REPORTs on one tracker connection (why: see the beat loop). */
+const SYNC_REPORT_MIN_MS = 200
 
 class TrackerLink {
   private sock?: net.Socket
@@ -113,6 +115,14 @@ export class TrackerReporter extends EventEmitter {
   private wakers = new Set<() => void>()
   private joinTime = 0
   private syncOldDone = false
+  /** Our initial-sync source (wire id) and until-timestamp from SYNC_DEST_REQ; '' / 0 when none. */
+  syncSrc = ''
+  syncUntil = 0
+  /** Per source peer (wire id): source timestamp of the last sync record we applied (SYNC_REPORT 89). */
+  private synced = new Map<string, number>()
+  /** Bumped on every synced change; each tracker session remembers the version it reported. */
+  private syncedVersion = 0
+  private kicks = new Set<() => void>()
   private readonly stateFile: string
 
   constructor(private readonly o: ReporterOptions) {
@@ -126,6 +136,8 @@ export class TrackerReporter extends EventEmitter {
       const t = await fsp.readFile(this.stateFile, 'utf8')
       this.joinTime = Number(/storage_join_time=(\d+)/.exec(t)?.[1] ?? 0)
       this.syncOldDone = /sync_old_done=1/.test(t)
+      this.syncSrc = /sync_src_id=(\S+)/.exec(t)?.[1] ?? ''
+      this.syncUntil = Number(/sync_until_timestamp=(\d+)/.exec(t)?.[1] ?? 0)
     } catch {
       // first start
     }
@@ -142,7 +154,10 @@ export class TrackerReporter extends EventEmitter {
   }
 
   private async saveState(): Promise<void> {
-    await writeFileAtomic(this.stateFile, `storage_join_time=${this.joinTime}\nsync_old_done=${this.syncOldDone ? 1 : 0}\n`)
+    await writeFileAtomic(
+      this.stateFile,
+      `storage_join_time=${this.joinTime}\nsync_old_done=${this.syncOldDone ? 1 : 0}\nsync_src_id=${this.syncSrc}\nsync_until_timestamp=${this.syncUntil}\n`,
+    )
   }
 
   /** Stop all loops and close tracker connections. */
@@ -150,6 +165,70 @@ export class TrackerReporter extends EventEmitter {
     this.stopped = true
     for (const l of this.links) l.close()
     for (const w of this.wakers) w()
+  }
+
+  /**
+   * The sync receiver applied a record from `peer` (its wire id) with source
+   * timestamp `ts`. Every tracker session sends SYNC_REPORT (89) soon after
+   * (rate-limited, see SYNC_REPORT_MIN_MS) so the trackers route downloads to us.
+   */
+  noteSynced(peer: string, ts: number): void {
+    if (!peer || ts <= (this.synced.get(peer) ?? 0)) return
+    this.synced.set(peer, ts)
+    this.syncedVersion++
+    for (const k of [...this.kicks]) k()
+  }
+
+  /** One request to every configured tracker (REPORT_STATUS goes to all, like the C storage). Failures are logged. */
+  async callAll(cmd: number, body: Buffer): Promise<Array<Buffer | undefined>> {
+    return Promise.all(
+      this.o.cfg.trackers.map((t) =>
+        this.oneShot(t, (l) => l.call(cmd, body)).catch((e) => {
+          log.warn({ tracker: `${t.host}:${t.port}`, cmd, err: (e as Error).message, errno: (e as { errno?: number }).errno }, 'tracker request failed')
+          return undefined
+        }),
+      ),
+    )
+  }
+
+  /** One request to the first tracker that answers (any errno counts as an answer: it is rethrown). */
+  async callFirst(cmd: number, body: Buffer): Promise<Buffer> {
+    let last: unknown = new Error('no tracker configured')
+    for (const t of this.o.cfg.trackers) {
+      try {
+        return await this.oneShot(t, (l) => l.call(cmd, body))
+      } catch (e) {
+        if ((e as { errno?: number }).errno !== undefined) throw e
+        last = e
+      }
+    }
+    throw last
+  }
+
+  /** Sleep `ms`, or less when noteSynced kicks us. */
+  private sleepOrKick(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        this.wakers.delete(done)
+        this.kicks.delete(done)
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      this.wakers.add(done)
+      this.kicks.add(done)
+    })
+  }
+
+  private syncReportBody(): Buffer {
+    const b = Buffer.alloc(this.synced.size * (FIELD.STORAGE_ID + 4))
+    let p = 0
+    for (const [id, ts] of this.synced) {
+      putFixed(b, p, FIELD.STORAGE_ID, id)
+      b.writeUInt32BE(ts >>> 0, p + FIELD.STORAGE_ID)
+      p += FIELD.STORAGE_ID + 4
+    }
+    return b
   }
 
   private sleep(ms: number): Promise<void> {
@@ -218,13 +297,25 @@ export class TrackerReporter extends EventEmitter {
       this.myStatus = reply[0]
       log.info({ tracker: `${addr.host}:${addr.port}`, status: this.myStatus, src: getFixed(reply, 1, 16) }, 'joined tracker')
       if (!this.syncOldDone) {
+        // A brand-new storage asks once where its initial copy comes from (empty = nobody:
+        // first storage of its group); the answer is persisted like storage's sync ini file.
         const d = await l.call(T.STORAGE_SYNC_DEST_REQ)
-        // Empty = no source (first storage of the group); otherwise src id 16 + until ts 8.
-        // Pulling old files from a source is the sync task's job; we record that the question is settled.
-        log.info({ src: d.length >= 16 ? getFixed(d, 0, 16) : '' }, 'sync destination reply')
+        if (d.length >= FIELD.STORAGE_ID + 8) {
+          this.syncSrc = getFixed(d, 0, FIELD.STORAGE_ID)
+          this.syncUntil = Number(d.readBigInt64BE(FIELD.STORAGE_ID))
+        }
+        log.info({ src: this.syncSrc, until: this.syncUntil }, 'sync destination reply')
         this.syncOldDone = true
         await this.saveState()
       }
+      // Every join is followed by SYNC_NOTIFY with the recorded source (empty = none → ONLINE).
+      const n = Buffer.alloc(FIELD.STORAGE_ID + 8)
+      putFixed(n, 0, FIELD.STORAGE_ID, this.syncSrc)
+      n.writeBigInt64BE(BigInt(this.syncUntil), FIELD.STORAGE_ID)
+      await l.call(T.STORAGE_SYNC_NOTIFY, n).catch((e) => log.warn({ err: (e as Error).message }, 'SYNC_NOTIFY refused'))
+      // We keep no changelog of our own; the real storage asks once per session too.
+      await l.call(T.STORAGE_CHANGELOG_REQ).catch(() => {})
+      let reportedVersion = -1
       let lastBeatChanges = -1
       let nextDisk = 0
       while (!this.stopped) {
@@ -243,7 +334,20 @@ export class TrackerReporter extends EventEmitter {
           this.applyFlags(await l.call(T.STORAGE_REPORT_DISK_USAGE, b))
           nextDisk = Date.now() + cfg.statReportInterval * 1000
         }
-        await this.sleep(cfg.heartBeatInterval * 1000)
+        // Between beats, SYNC_REPORT whenever our per-peer synced timestamps moved. Why at most
+        // every 200 ms: each report is a tracker round trip and a bulk sync moves the timestamp
+        // thousands of times a second; 200 ms keeps the tracker's routing close behind (a storage
+        // asked for a file it lacks proxies to the source meanwhile) at <= 5 requests/s.
+        const beatDue = Date.now() + cfg.heartBeatInterval * 1000
+        while (!this.stopped && Date.now() < beatDue) {
+          if (reportedVersion !== this.syncedVersion && this.synced.size) {
+            reportedVersion = this.syncedVersion
+            this.applyFlags(await l.call(T.STORAGE_SYNC_REPORT, this.syncReportBody()))
+            await this.sleep(Math.min(SYNC_REPORT_MIN_MS, Math.max(0, beatDue - Date.now())))
+            continue
+          }
+          await this.sleepOrKick(beatDue - Date.now())
+        }
       }
     } finally {
       l.close()

@@ -42,6 +42,14 @@ export interface SyncSource {
   heartbeatMs: number
 }
 
+/** Optional callbacks of one sender (the sync manager uses them to report a bootstrapped peer's status). */
+export interface SenderHooks {
+  /** The sync connection is up (REPORT_SERVER_ID accepted). */
+  onConnected?(): void
+  /** The peer has everything up to the end of our binlog; `syncOldJustDone` on the first time in sync-old mode. */
+  onCaughtUp?(info: { syncOldJustDone: boolean }): void
+}
+
 export interface PeerAddress {
   /** Storage id or ip:port: names the mark file. */
   id: string
@@ -84,12 +92,22 @@ export class PeerSender {
   private parked: Array<{ rec: BinlogRecord; at: BinlogPosition; tries: number; nextTry: number }> = []
   private loop?: Promise<void>
   private wake?: () => void
+  private stopWake?: () => void
+  private readonly stopped$ = new Promise<void>((r) => (this.stopWake = r))
+  private syncOldDone = false
+  private busy = true
 
   constructor(
     private readonly src: SyncSource,
     readonly peer: PeerAddress,
-    /** Bootstrap mode: also replay replica (lower-case) records with timestamps <= until. */
-    private readonly syncOld?: { until: number },
+    /**
+     * Bootstrap mode ("sync old"): also replay replica (lower-case) records with
+     * timestamps <= until, until the end of the binlog is reached once. Persisted
+     * in the mark file (need_sync_old, until_timestamp, sync_old_done), so a
+     * restarted sender resumes it even when constructed without it.
+     */
+    private syncOld?: { until: number },
+    private readonly hooks: SenderHooks = {},
   ) {}
 
   start(): void {
@@ -98,6 +116,7 @@ export class PeerSender {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopWake?.()
     this.wake?.()
     this.sock?.destroy()
     await this.loop
@@ -124,6 +143,10 @@ export class PeerSender {
   private async run(): Promise<void> {
     this.cursor = await this.src.binlog.cursor(this.markName())
     this.acked = { index: this.cursor.index, offset: this.cursor.offset }
+    this.lastTs = Number(this.cursor.extra.last_synced_timestamp ?? 0) || 0
+    const x = this.cursor.extra
+    if (!this.syncOld && x.need_sync_old === '1') this.syncOld = { until: Number(x.until_timestamp ?? 0) }
+    this.syncOldDone = !!this.syncOld && x.sync_old_done === '1'
     let backoff = RECONNECT_MIN_MS
     while (!this.stopped) {
       try {
@@ -178,7 +201,8 @@ export class PeerSender {
     const st = await this.readReply()
     if (st !== 0) throw new Error(`peer refused REPORT_SERVER_ID with status ${st}`)
     this.connected = true
-    log.info({ peer: this.peer.id }, 'sync connection up')
+    log.info({ peer: this.peer.id, syncOld: this.syncOld && !this.syncOldDone ? this.syncOld.until : undefined }, 'sync connection up')
+    this.hooks.onConnected?.()
   }
 
   /** Read one reply header (+ discard any body: V6.16.1 echoes a body on SYNC_RENAME). */
@@ -192,7 +216,7 @@ export class PeerSender {
 
   private wanted(r: BinlogRecord): boolean {
     if (isSourceOp(r.op)) return true
-    return !!this.syncOld && r.timestamp <= this.syncOld.until
+    return !!this.syncOld && !this.syncOldDone && r.timestamp <= this.syncOld.until
   }
 
   /** Send records until the connection fails or we are stopped. */
@@ -208,16 +232,26 @@ export class PeerSender {
         await this.retryParked()
         const { records, next } = await this.src.binlog.read(readPos, WINDOW * 4)
         if (!records.length) {
+          if (this.busy && !this.parked.length && !this.inflight.length) {
+            // Caught up: everything up to the end of the binlog is on the peer.
+            this.busy = false
+            const justDone = !!this.syncOld && !this.syncOldDone
+            this.syncOldDone = !!this.syncOld
+            await this.saveCursor(true, true)
+            if (justDone) log.info({ peer: this.peer.id }, 'initial sync (sync old) done')
+            this.hooks.onCaughtUp?.({ syncOldJustDone: justDone })
+          }
           await this.saveCursor(true)
           if (Date.now() - idleSince >= this.src.heartbeatMs) {
             const st = await this.request(async () => ({ head: encodeHeader(0, COMMON_CMD.ACTIVE_TEST) }))
             if (st !== 0) throw this.broken ?? new Error(`ACTIVE_TEST status ${st}`)
             idleSince = Date.now()
           }
-          await this.src.binlog.waitForAppend(readPos, Math.min(this.src.heartbeatMs, this.nextParkDue()))
+          await Promise.race([this.src.binlog.waitForAppend(readPos, Math.min(this.src.heartbeatMs, this.nextParkDue())), this.stopped$])
           continue
         }
         idleSince = Date.now()
+        this.busy = true
         // read() returns records of one file; they start at readPos unless it moved to the next file.
         let off = next.index === readPos.index ? readPos.offset : 0
         const settled: Array<Promise<void>> = []
@@ -283,7 +317,15 @@ export class PeerSender {
     let result: Promise<number> = Promise.resolve(-1)
     const step = this.chain.then(async () => {
       if (this.broken || !this.sock) return
-      const req = await build()
+      let req
+      try {
+        req = await build()
+      } catch (e) {
+        // A local failure (bad name in the binlog, I/O error) is this record's problem, not the connection's: park it.
+        log.warn({ peer: this.peer.id, err: (e as Error).message }, 'cannot build sync request')
+        result = Promise.resolve(ERRNO.EIO)
+        return
+      }
       if (!req) {
         result = Promise.resolve(SKIPPED)
         return
@@ -413,15 +455,22 @@ export class PeerSender {
     })
   }
 
-  private async saveCursor(force: boolean): Promise<void> {
+  private async saveCursor(force: boolean, always = false): Promise<void> {
     const now = Date.now()
     if (!force && now - this.lastSaved < SAVE_EVERY_MS) return
+    if (always) this.lastSaved = 0
     // Never move the saved mark past a parked record.
     let pos = this.acked
     for (const p of this.parked) if (p.at.index < pos.index || (p.at.index === pos.index && p.at.offset < pos.offset)) pos = p.at
     if (pos.index === this.cursor.index && pos.offset === this.cursor.offset && !force) return
     if (pos.index === this.cursor.index && pos.offset === this.cursor.offset && now - this.lastSaved < 5_000) return
-    this.cursor = { ...this.cursor, index: pos.index, offset: pos.offset, extra: { ...this.cursor.extra, last_synced_timestamp: String(this.lastTs) } }
+    const extra: Record<string, string> = { ...this.cursor.extra, last_synced_timestamp: String(this.lastTs) }
+    if (this.syncOld) {
+      extra.need_sync_old = '1'
+      extra.until_timestamp = String(this.syncOld.until)
+      extra.sync_old_done = this.syncOldDone ? '1' : '0'
+    }
+    this.cursor = { ...this.cursor, index: pos.index, offset: pos.offset, extra }
     this.lastSaved = now
     await this.src.binlog.saveCursor(this.markName(), this.cursor)
   }

@@ -5,7 +5,11 @@
  *   NOPA no file_on rows · SRCH searched all devices · FOND found a lost copy ·
  *   GONE no copy anywhere · MISS a listed copy is missing · BLEN wrong length ·
  *   REPL re-queued for replication · POVI policy violation · BCNT devcount wrong.
- * Checksums are not verified by this fsck (no BSUM/NSUM yet).
+ * With a checksum (class hashtype, or server setting fsck_checksum = MD5|SHA-1;
+ * `off` disables) each copy is digested via the mgmt port (HTTP GET fallback):
+ *   BSUM a copy disagrees with the stored checksum (forgotten and re-replicated,
+ *        but only when another copy matches) · NSUM no stored checksum (stored
+ *        when every copy agrees) · MSUM copies disagree and nothing is stored.
  * Progress lives in server_settings (fsck_host, fsck_highest_fid_checked,
  * fsck_fid_at_end, fsck_start_time, fsck_stop_time) like the reference.
  */
@@ -15,7 +19,8 @@ import type { DeviceRow } from '../db/types.js'
 import { QUEUE_FSCK, unixNow } from '../db/types.js'
 import type { ClusterState } from '../tracker/state.js'
 import { fidUrl } from '../tracker/paths.js'
-import { headSize } from '../tracker/storage-http.js'
+import { headSize, httpDigest, mgmtDigest } from '../tracker/storage-http.js'
+import { HASHNAMES, HASHTYPES } from '../db/types.js'
 import { multipleHosts, policyMin } from './policy.js'
 import { fidLocks } from './fid-locks.js'
 import { Sleeper } from './sleeper.js'
@@ -35,6 +40,7 @@ export class Fsck {
     private readonly timeoutMs: number,
     private readonly minFreeMb: number,
     private readonly onReplicate: (fid: number) => void,
+    private readonly mgmtPort: number,
   ) {}
 
   start(): void {
@@ -169,6 +175,13 @@ export class Fsck {
         await files.updateDevcount(fid)
         return
       }
+      const c = st.classById(Number(f.dmid), Number(f.classid))
+      const mode = st.settings.fsck_checksum
+      const alg = mode === 'off' ? undefined : mode === 'MD5' || mode === 'SHA-1' ? mode : c.hashtype ? HASHNAMES[c.hashtype] : undefined
+      if (alg && (await this.checkSums(fid, alg as 'MD5' | 'SHA-1', devids, c.hashtype))) {
+        needRepl = true
+        devids = await files.devids(fid)
+      }
     }
     const cls = st.classById(Number(f.dmid), Number(f.classid))
     const onDevs = devids.map((id) => st.devices.get(id)).filter((d): d is DeviceRow => !!d && d.status !== 'dead')
@@ -186,5 +199,45 @@ export class Fsck {
       await this.store.queues.enqueueReplicate(fid, 0)
       this.onReplicate(fid)
     }
+  }
+
+  /** Digest every readable copy and compare (see evcodes above). True when a bad copy was forgotten. */
+  private async checkSums(fid: number, alg: 'MD5' | 'SHA-1', devids: number[], classHashtype: number | null): Promise<boolean> {
+    const st = this.state
+    const files = this.store.files
+    const stored = await files.checksum(fid)
+    const name = (stored ? HASHNAMES[stored.hashtype] : alg) as 'MD5' | 'SHA-1'
+    const sums = new Map<number, Buffer>()
+    for (const devid of devids) {
+      const d = st.devices.get(devid)
+      const h = d && st.hosts.get(d.hostid)
+      if (!d || !h || !st.canRead(d)) continue
+      const url = fidUrl(h, devid, fid)
+      const uri = url.replace(/^http:\/\/[^/]+/, '')
+      // Digesting is slow for big files: allow far more than a HEAD.
+      let dig = await mgmtDigest(h.hostip, this.mgmtPort, uri, name, 10 * 60_000).catch(() => undefined)
+      if (!dig) dig = await httpDigest(url, name === 'MD5' ? 'md5' : 'sha1', 10 * 60_000).catch(() => undefined)
+      if (dig) sums.set(devid, dig)
+    }
+    if (!sums.size) return false
+    if (stored) {
+      const bad = [...sums].filter(([, d]) => !d.equals(stored.digest)).map(([devid]) => devid)
+      const good = sums.size - bad.length
+      for (const devid of bad) {
+        await this.store.queues.fsckLog('BSUM', fid, devid)
+        // Never forget the last copies: only drop bad ones when a good one exists.
+        if (good > 0) await files.removeFileOn(fid, devid)
+      }
+      return good > 0 && bad.length > 0
+    }
+    const distinct = new Set([...sums.values()].map((d) => d.toString('hex')))
+    if (distinct.size > 1) {
+      await this.store.queues.fsckLog('MSUM', fid)
+      return false
+    }
+    await this.store.queues.fsckLog('NSUM', fid)
+    const ht = HASHTYPES[name]
+    if (classHashtype === ht) await files.setChecksum(fid, ht, [...sums.values()][0])
+    return false
   }
 }

@@ -43,7 +43,7 @@ export class Tracker implements Running {
       const repl = new Replicator(store, state, Math.max(1, conf.replicateJobs) * 4, 60_000, conf.minFreeSpace)
       const del = new Deleter(store, state, timeoutMs)
       const reaper = new Reaper(store, state, () => repl.wake(0))
-      const fsck = new Fsck(store, state, timeoutMs, conf.minFreeSpace, (fid) => repl.wake(fid))
+      const fsck = new Fsck(store, state, timeoutMs, conf.minFreeSpace, (fid) => repl.wake(fid), conf.mogstoredStreamPort)
       const rebal = new Rebalancer(store, state, 60_000, conf.minFreeSpace)
       const counters: Counters = { started: Date.now(), queries: 0, processing: 0 }
       const hooks: JobHooks = {
