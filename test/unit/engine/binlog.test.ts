@@ -19,6 +19,17 @@ describe('Binlog', () => {
     await b.close()
   })
 
+  it('fsync mode batches appends in one tick and reports each record end', async () => {
+    const b = await Binlog.open({ dir: tmpDir('binlogfsync'), fsync: true, rotateBytes: 30 })
+    const pos = await Promise.all(['1 C a', '2 C b', '3 C c'].map((r) => b.append(r)))
+    expect(pos.map((p) => p.offset)).toEqual([6, 12, 18])
+    for (let i = 0; i < 6; i++) await b.append(`${i} D x`)
+    expect(b.end().index).toBeGreaterThan(0)
+    const r = await b.read({ index: 0, offset: 0 }, 100)
+    expect(r.records.slice(0, 3)).toEqual(['1 C a', '2 C b', '3 C c'])
+    await b.close()
+  })
+
   it('rotates files and reads across them', async () => {
     const dir = tmpDir('binlogrot')
     const b = await Binlog.open({ dir, rotateBytes: 20 })
