@@ -186,6 +186,9 @@ const SQLITE = {
   ],
   server_settings: [`CREATE TABLE server_settings (field VARCHAR(50) NOT NULL PRIMARY KEY, value TEXT)`],
   checksum: [`CREATE TABLE checksum (fid INTEGER NOT NULL PRIMARY KEY, hashtype INTEGER NOT NULL, checksum BLOB NOT NULL)`],
+  // Only the reference tracker uses this (its SQLite store emulates MySQL GET_LOCK
+  // with rows here); created so the reference mogilefsd also runs on our SQLite file.
+  lock: [`CREATE TABLE lock (lockid INTEGER NOT NULL PRIMARY KEY, hostname VARCHAR(255) NOT NULL, pid INTEGER NOT NULL, acquiredat INTEGER NOT NULL)`],
 }
 
 function isMysql(knex) {
@@ -196,7 +199,7 @@ function isMysql(knex) {
 exports.up = async function up(knex) {
   const mysql = isMysql(knex)
   const ddl = mysql ? MYSQL : SQLITE
-  for (const table of Object.keys(MYSQL)) {
+  for (const table of Object.keys(ddl)) {
     if (await knex.schema.hasTable(table)) continue
     if (mysql) await knex.raw(ddl[table] + ' ENGINE=InnoDB')
     else for (const stmt of ddl[table]) await knex.raw(stmt)
@@ -208,7 +211,8 @@ exports.up = async function up(knex) {
 }
 
 exports.down = async function down(knex) {
-  for (const table of Object.keys(MYSQL).reverse()) await knex.schema.dropTableIfExists(table)
+  const ddl = isMysql(knex) ? MYSQL : SQLITE
+  for (const table of Object.keys(ddl).reverse()) await knex.schema.dropTableIfExists(table)
 }
 
 exports.SCHEMA_VERSION = SCHEMA_VERSION

@@ -42,12 +42,18 @@ function readPid(file: string): number | undefined {
   }
 }
 
+/** Running and not a zombie (an exited child that nobody reaped yet still answers kill(pid, 0)). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true
   }
 }
 

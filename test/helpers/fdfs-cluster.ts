@@ -62,7 +62,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const tdir = path.join(dir, `tracker${i}`)
     mkdirSync(path.join(tdir, 'base'), { recursive: true })
     const conf = path.join(tdir, 'tracker.conf')
-    writeFileSync(conf, `base_path = ${tdir}/base\nbind_addr = 127.0.0.1\nport = ${tport}\nreserved_storage_space = 1%\ncheck_active_interval = 2\n`)
+    writeFileSync(conf, `base_path = ${tdir}/base\nbind_addr = 127.0.0.1\nport = ${tport}\nreserved_storage_space = 1%\ncheck_active_interval = 5\n`)
     const t: ClusterTracker = {
       port: tport,
       dir: tdir,

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCluster, uploadTo, type Cluster } from '../../helpers/fdfs-cluster.js'
+import { STAT_IDX } from '../../../src/personalities/fastdfs/tracker/state.js'
 import { appendBody, groupName, modifyBody, RawConn, setMetaBody, truncateBody } from '../../helpers/fdfs-raw.js'
 
 let c: Cluster
@@ -36,7 +37,7 @@ describe('push sync between two storages', () => {
     const binlogB = readFileSync(path.join(b.dir, 'data', 'sync', 'binlog.000'), 'utf8')
     expect(binlogB).toMatch(new RegExp(`^\\d+ c ${remote}$`, 'm'))
     // B tells the tracker how far it got from A (SYNC_REPORT 89) → last_synced_timestamp > 0.
-    await c.until(async () => ((await c.list()).find((s) => s.ip === b.ip)?.stats.longs.at(-1) ?? 0) >= 0, 'list')
+    await c.until(async () => ((await c.list()).find((s) => s.ip === b.ip)?.stats.longs[STAT_IDX.LAST_SYNCED_TIMESTAMP] ?? 0) > 0, 'B reported its sync progress')
     // Reverse direction too.
     const back = await uploadTo(b.ip, c.port, Buffer.from('from B'))
     await c.until(() => same(b.file(back), a.file(back)), 'replica on A')

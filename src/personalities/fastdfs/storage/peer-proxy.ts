@@ -45,6 +45,8 @@ export interface ProxyDeps {
   myStatus(): number
   /** network_timeout in seconds: bounds a stalled proxied reply. */
   networkTimeoutSec: number
+  /** bind_addr to connect from; absent = any. */
+  localAddress?: string
 }
 
 interface Conn {
@@ -150,7 +152,7 @@ export class PeerProxy {
       const c = list.pop()!
       if (!c.sock.destroyed) return { ...c, pooled: true }
     }
-    const sock = net.connect({ host: p.ip, port: p.port, noDelay: true })
+    const sock = net.connect({ host: p.ip, port: p.port, noDelay: true, localAddress: this.d.localAddress })
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         sock.destroy()

@@ -85,7 +85,8 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
           return
         }
         const errno = errnoOf(e)
-        const level = errno === ERRNO.ENOENT ? 'debug' : errno === ERRNO.EIO ? 'error' : 'warn'
+        // EEXIST is the normal answer to a state-based sync replay of something already here.
+        const level = errno === ERRNO.ENOENT || errno === ERRNO.EEXIST ? 'debug' : errno === ERRNO.EIO ? 'error' : 'warn'
         log[level]({ peer: sock.remoteAddress, cmd: h.cmd, errno, err: (e as Error).message }, 'request failed')
         // A failure after the reply header went out (mid-download) leaves the stream
         // out of step with what we promised: the only honest signal left is closing.

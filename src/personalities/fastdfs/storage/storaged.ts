@@ -90,6 +90,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     open: (r, range) => openRemote(store, r, range),
     stat: (r) => statRemote(store, r),
     heartbeatMs: cfg.heartBeatInterval * 1000,
+    localAddress: cfg.bindAddr && cfg.bindAddr !== '0.0.0.0' ? cfg.bindAddr : undefined,
   }
   const senders = startSyncSenders({ source, self, useStorageId: cfg.useStorageId, tracker: reporter })
   let myStatus: number = STORAGE_STATUS.INIT
@@ -105,6 +106,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     maxDelaySec: () => Number(reporter.params.storage_sync_file_max_delay ?? 86400) || 86400,
     myStatus: () => (myStatus === STORAGE_STATUS.INIT ? reporter.myStatus : myStatus),
     networkTimeoutSec: cfg.networkTimeout,
+    localAddress: source.localAddress,
   })
   await reporter.start()
   if (!cfg.bindAddr || cfg.bindAddr === '0.0.0.0') {

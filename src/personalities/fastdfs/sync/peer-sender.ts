@@ -40,6 +40,8 @@ export interface SyncSource {
   stat(remote: string): Promise<BlobMeta | undefined>
   /** Idle keepalive interval (heart_beat_interval). */
   heartbeatMs: number
+  /** Local address to connect from (storage.conf bind_addr, so peers see our identity); absent = any. */
+  localAddress?: string
 }
 
 /** Optional callbacks of one sender (the sync manager uses them to report a bootstrapped peer's status). */
@@ -181,7 +183,7 @@ export class PeerSender {
   }
 
   private async connect(): Promise<void> {
-    const sock = net.connect({ host: this.peer.host, port: this.peer.port, noDelay: true })
+    const sock = net.connect({ host: this.peer.host, port: this.peer.port, noDelay: true, localAddress: this.src.localAddress })
     this.sock = sock
     await new Promise<void>((resolve, reject) => {
       // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.

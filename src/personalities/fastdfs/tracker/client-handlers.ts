@@ -6,7 +6,7 @@
  */
 import { ERRNO, FIELD, STORAGE_STATUS } from '../protocol/constants.js'
 import { logger } from '../../../log.js'
-import { fail, groupField, ipFieldSize, ok, selfIp, type Conn, type Reply, type TrackerCtx } from './context.js'
+import { fail, groupField, ipFieldSize, leaderOf, ok, selfIp, type Conn, type Reply, type TrackerCtx } from './context.js'
 import { encodeGroupStat, encodeStorageStat, GROUP_STAT_SIZE } from './monitor-codec.js'
 import { pickFetch, pickStorePath, pickStoreGroup, pickStoreServer, pickUpdate, reservedMb } from './policies.js'
 import type { GroupNode, StorageNode } from './state.js'
@@ -189,8 +189,9 @@ export function deleteGroup(ctx: TrackerCtx, body: Buffer): Reply {
   return ok()
 }
 
-/** 95: the leader is always ourselves (single tracker for now); text `ip:port`. */
+/** 95: the leader by the rule in leader.ts (the same answer on every tracker that reaches the others); text `ip:port`. */
 export function getLeader(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   if (body.length !== 0) return fail(ERRNO.EINVAL)
-  return ok(Buffer.from(`${selfIp(ctx, conn)}:${ctx.self.port}`, 'latin1'))
+  const l = leaderOf(ctx, conn)
+  return ok(Buffer.from(`${l.ip}:${l.port}`, 'latin1'))
 }

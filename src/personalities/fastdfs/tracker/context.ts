@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import { respHeader } from '../protocol/header.js'
 import type { GroupNode, StorageNode, TrackerState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
+import type { TrackerPeers } from './leader.js'
 
 /** Per-connection state. `storage` is set once STORAGE_JOIN succeeded on this connection. */
 export interface Conn {
@@ -28,6 +29,15 @@ export interface TrackerCtx {
   upTime: number
   /** Client connection counters (96 reply). */
   connections: { alloc: number; current: number; max: number }
+  /** The other trackers and the leader rule (leader.ts); absent = we are the only tracker. */
+  trackers?: TrackerPeers
+}
+
+/** The leader's `ip:port` as `conn`'s peer should know it (ourselves when alone or lowest). */
+export function leaderOf(ctx: TrackerCtx, conn: Conn): { ip: string; port: number } {
+  const l = ctx.trackers?.leader()
+  if (!l || (l.ip === ctx.self.ip && l.port === ctx.self.port)) return { ip: selfIp(ctx, conn), port: ctx.self.port }
+  return l
 }
 
 /** Our `ip` as this peer should know it: bind_addr when set, else the connection's local address. */

@@ -11,6 +11,7 @@
  *
  * Started by src/cli/fdfs-trackerd.ts and by tests (startTracker).
  */
+import { TrackerPeers } from './leader.js'
 import type { AddressInfo, Socket } from 'node:net'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
@@ -54,6 +55,7 @@ export class TrackerServer {
     this.state = loadState(conf.basePath)
     this.saver = new StateSaver(this.state, conf.basePath)
     this.ctx = { conf, state: this.state, self: { ip: conf.bindAddr || '127.0.0.1', port: conf.port }, upTime: Math.floor(Date.now() / 1000), connections: { alloc: 0, current: 0, max: 0 } }
+    this.ctx.trackers = new TrackerPeers(() => this.ctx.self)
     this.tcp = new TcpServer({ host: conf.bindAddr || '0.0.0.0', port: conf.port, name: 'fdfs_trackerd', onConnection: (s) => this.serve(s) })
   }
 
@@ -64,6 +66,7 @@ export class TrackerServer {
     if (!this.conf.bindAddr || this.conf.bindAddr === '0.0.0.0') this.ctx.self.ip = '127.0.0.1'
     this.timer = setInterval(() => this.state.checkActive(Date.now(), this.conf.checkActiveInterval), CHECK_ACTIVE_MS)
     this.timer.unref()
+    this.ctx.trackers?.start()
     log.info({ host: a.address, port: a.port, groups: this.state.groups.size }, 'fdfs_trackerd listening')
     return a
   }
@@ -71,6 +74,7 @@ export class TrackerServer {
   /** Stop accepting, finish in-flight requests, save the state. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
+    this.ctx.trackers?.stop()
     await this.tcp.close()
     await this.saver.flush()
   }

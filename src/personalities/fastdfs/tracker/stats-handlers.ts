@@ -11,7 +11,7 @@
  *          use_trunk_file 1, count 4 + N x 59 (group 17, total/free/reserved/avail/trunk_free MB 5 x 8,
  *          is_disk_available 1, is_trunk_available 1)
  *
- * We are the only (leader) tracker. Called by server.ts's dispatcher.
+ * Several trackers: see leader.ts. Called by server.ts's dispatcher.
  */
 import { ERRNO, FDFS_VERSION } from '../protocol/constants.js'
 import { putFixed } from '../protocol/header.js'
@@ -24,24 +24,32 @@ function hostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
 }
 
-/** 96: the tracker cluster (just us). */
+/** 96: the tracker cluster: ourselves (with our counters) plus the other trackers we know (leader.ts), filtered. */
 export function trackerClusterStat(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   if (body.length !== 3) return fail(ERRNO.EINVAL)
   const [filterBy, isActive, isLeader] = body
-  if ((filterBy & 2 && isLeader !== 1) || (filterBy & 1 && isActive !== 1)) return ok(Buffer.from([0]))
-  const out = Buffer.alloc(1 + 90)
-  out[0] = 1
-  putFixed(out, 1, HOST_SIZE, hostPort(selfIp(ctx, conn), ctx.self.port))
-  out[53] = 1
-  out[54] = 1
-  const c = ctx.connections
-  out.writeInt32BE(c.alloc, 55)
-  out.writeInt32BE(c.current, 59)
-  out.writeInt32BE(c.max, 63)
-  putFixed(out, 67, 8, FDFS_VERSION)
-  out.writeBigInt64BE(BigInt(ctx.upTime), 75)
-  out.writeBigInt64BE(BigInt(Math.floor(Date.now() / 1000)), 83)
-  return ok(out)
+  const all = ctx.trackers?.all() ?? [{ ...ctx.self, reachable: true, leader: true }]
+  const recs: Buffer[] = []
+  all.forEach((t, i) => {
+    const leader = t.leader ? 1 : 0
+    const active = t.reachable ? 1 : 0
+    if ((filterBy & 2 && isLeader !== leader) || (filterBy & 1 && isActive !== active)) return
+    const r = Buffer.alloc(90)
+    putFixed(r, 0, HOST_SIZE, i === 0 ? hostPort(selfIp(ctx, conn), ctx.self.port) : hostPort(t.ip, t.port))
+    r[52] = leader
+    r[53] = active
+    if (i === 0) {
+      const c = ctx.connections
+      r.writeInt32BE(c.alloc, 54)
+      r.writeInt32BE(c.current, 58)
+      r.writeInt32BE(c.max, 62)
+      putFixed(r, 66, 8, FDFS_VERSION)
+      r.writeBigInt64BE(BigInt(ctx.upTime), 74)
+      r.writeBigInt64BE(BigInt(Math.floor(Date.now() / 1000)), 82)
+    }
+    recs.push(r)
+  })
+  return ok(Buffer.concat([Buffer.from([recs.length]), ...recs]))
 }
 
 /** 97: every storage, optionally filtered by status. */

@@ -10,7 +10,7 @@ import { ERRNO, FIELD, STORAGE_STATUS } from '../protocol/constants.js'
 import { getFixed } from '../protocol/header.js'
 import { logger } from '../../../log.js'
 import { findStorageId, findStorageIdByAddr, RW_MODE, rwModeName } from '../storage-ids.js'
-import { fail, groupField, ok, selfIp, type Conn, type Reply, type TrackerCtx } from './context.js'
+import { fail, groupField, leaderOf, ok, selfIp, type Conn, type Reply, type TrackerCtx } from './context.js'
 import { BRIEF_SIZE, decodeStatsBlock, encodeBrief, STATS_BLOCK_SIZE } from './monitor-codec.js'
 import { StorageNode, STAT_IDX, type GroupNode } from './state.js'
 import { parseJoin } from './join-body.js'
@@ -86,6 +86,7 @@ export function join(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
     id = conn.peerIp
   }
   const { state } = ctx
+  ctx.trackers?.learn(j.trackers)
   const existing = state.group(j.group)
   if (existing) {
     if (existing.storePathCount && existing.storePathCount !== j.storePathCount && existing.storages.size > 0) return fail(ERRNO.EINVAL)
@@ -169,8 +170,8 @@ export function changeFlags(ctx: TrackerCtx, conn: Conn & { leaderSent?: boolean
   const briefs: Array<{ status: number; port: number; id: string; ip: string }> = []
   if (!conn.leaderSent) {
     flags |= 1
-    const ip = selfIp(ctx, conn)
-    briefs.push({ status: 0, port: ctx.self.port, id: ip, ip })
+    const l = leaderOf(ctx, conn)
+    briefs.push({ status: 0, port: l.port, id: l.ip, ip: l.ip })
     conn.leaderSent = true
   }
   if (s.seenChgCount !== g.chgCount) {

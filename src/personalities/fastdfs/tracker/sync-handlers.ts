@@ -48,6 +48,8 @@ export function syncDestReq(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   const s = conn.storage!
   const g = conn.group!
   if (body.length !== 0) return fail(ERRNO.EINVAL)
+  // Only the leader assigns sync sources, so two trackers never pick different ones (leader.ts).
+  if (ctx.trackers && !ctx.trackers.isLeader()) return fail(ERRNO.EBUSY)
   const candidates = g.sorted().filter((o) => o !== s && (o.status === S.OFFLINE || o.status === S.ONLINE || o.status === S.ACTIVE))
   if (candidates.length === 0) {
     ctx.state.setStatus(s, S.ONLINE, 'no peer to sync from')
