@@ -38,6 +38,14 @@ async function mysqlReachable(url: string): Promise<boolean> {
   }
 }
 
+async function dropDatabase(url: string): Promise<void> {
+  const u = new URL(url)
+  const mysql = await import('mysql2/promise')
+  const c = await mysql.createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) })
+  await c.query(`DROP DATABASE IF EXISTS \`${u.pathname.slice(1).replace(/`/g, '')}\``)
+  await c.end()
+}
+
 export interface CompareOptions {
   scenario: string
   quick?: boolean
@@ -49,6 +57,8 @@ export interface CompareOptions {
   class?: string
   only?: string
   out?: string
+  /** No progress output (tests). */
+  quiet?: boolean
 }
 
 /** Runs the comparison; returns the results directory. */
@@ -58,12 +68,14 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
   const want = (name: string) => !only || only.has(name)
   const tty = process.stderr.isTTY
   const progress = (msg: string) => {
+    if (o.quiet) return
     if (tty) process.stderr.write(`\r\x1b[K${msg}`)
     else process.stderr.write(`${msg}\n`)
   }
   const clusters: Cluster[] = []
   const targets: Target[] = []
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tandem-compare-'))
+  let dropAfter: string | undefined
   try {
     if (want('tandem-fastdfs') || want('tandem-mogilefs-sqlite')) {
       progress('deploying tandemfs (FastDFS + MogileFS/SQLite) ...')
@@ -76,7 +88,9 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
       if (c.fastdfs) targets.push(new FastdfsTarget('tandem-fastdfs', [c.fastdfs.tracker], pidsOf('fdfs')))
       if (c.mogilefs) targets.push(new MogilefsTarget('tandem-mogilefs-sqlite', [c.mogilefs.tracker], c.mogilefs.domain, c.mogilefs.klass, pidsOf('mog')))
     }
-    const mysqlUrl = o.mysql ?? 'mysql://root@127.0.0.1:3306/tandem_compare'
+    // A fresh database per run (dropped at the end) unless the user named one.
+    const mysqlUrl = o.mysql ?? `mysql://root@127.0.0.1:3306/tandem_compare_${process.pid}_${Date.now().toString(36)}`
+    if (!o.mysql) dropAfter = mysqlUrl
     if (want('tandem-mogilefs-mysql') && !o.noMysql && (await mysqlReachable(mysqlUrl))) {
       progress('deploying tandemfs (MogileFS/MySQL) ...')
       const c = await startCluster({ dir: path.join(dataDir, 'mysql'), anyPorts: true, personalities: ['mogilefs'], mysql: mysqlUrl })
@@ -97,6 +111,7 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
   } finally {
     for (const t of targets) await t.close().catch(() => {})
     for (const c of clusters) await c.stop().catch(() => {})
+    if (dropAfter) await dropDatabase(dropAfter).catch(() => {})
     rmSync(dataDir, { recursive: true, force: true })
   }
 }

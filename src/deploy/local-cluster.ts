@@ -139,6 +139,24 @@ async function mogEnsure(addr: string, cmd: string, args: Record<string, string 
   }
 }
 
+/**
+ * Wait until the tracker's monitor has seen `count` devices writeable: until
+ * then create_open answers no_devices, as the original does after a start.
+ * Why 60 s: the first monitor round includes a write test on every device.
+ */
+async function waitDevicesWriteable(tracker: string, count: number, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const r = await mogCommand(tracker, 'get_devices', {}).catch(() => ({}) as Record<string, string>)
+    const n = Number(r.devices ?? 0)
+    let ok = 0
+    for (let i = 1; i <= n; i++) if (r[`dev${i}_observed_state`] === 'writeable' && r[`dev${i}_status`] === 'alive') ok++
+    if (ok >= count) return
+    if (Date.now() > deadline) throw new Error(`MogileFS devices not writeable after ${ms} ms (${ok}/${count})`)
+    await new Promise((res) => setTimeout(res, 100))
+  }
+}
+
 function mysqlDsn(url: string): { dsn: string; user: string; pass: string; db: string; host: string; port: number } {
   const u = new URL(url)
   const db = u.pathname.replace(/^\//, '') || 'tandem'
@@ -268,9 +286,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       await mogEnsure(tracker, 'create_domain', { domain: 'tandem' }, ['domain_exists'])
       await mogEnsure(tracker, 'create_class', { domain: 'tandem', class: 'two', mindevcount: 2 }, ['class_exists'])
       for (const [i, ip] of ['127.0.0.1', '127.0.0.2'].entries()) {
-        await mogEnsure(tracker, 'create_host', { host: `store${i + 1}`, ip, port: hPort, status: 'alive' }, ['host_exists'])
+        // A database kept from an earlier run may know this host on another port: update it.
+        try {
+          await mogCommand(tracker, 'create_host', { host: `store${i + 1}`, ip, port: hPort, status: 'alive' })
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'host_exists') throw e
+          await mogCommand(tracker, 'update_host', { host: `store${i + 1}`, ip, port: hPort, status: 'alive' })
+        }
         await mogEnsure(tracker, 'create_device', { hostname: `store${i + 1}`, devid: i + 1, state: 'alive' }, ['existing_devid'])
       }
+      await waitDevicesWriteable(tracker, 2)
       const mconf = path.join(base, 'mogilefs.conf')
       writeFileSync(mconf, [`trackers = ${tracker}`, `domain = tandem`, `class = two`, ''].join('\n'))
       cluster.mogilefs = { tracker, domain: 'tandem', klass: 'two', stores, db: dbDesc }

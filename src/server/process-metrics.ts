@@ -1,0 +1,28 @@
+/**
+ * The one Metrics registry of a daemon process, plus the standard series every
+ * protocol front end reports. Front ends call `countRequest` per command;
+ * storage code calls `countBytes`; replication reports lag/backlog through
+ * `gaugeFn`. Served on `metrics_port` (a tandemfs key in each daemon's conf;
+ * absent or 0 = no /metrics listener).
+ */
+import { Metrics } from '../engine/metrics.js'
+import { serveMetrics, type MetricsServer } from './metrics-http.js'
+
+export const metrics = new Metrics()
+
+/** Count one request of `proto` (fastdfs-tracker, fastdfs-storage, mogilefs-tracker, mogstored) and its outcome. */
+export function countRequest(proto: string, cmd: string | number, ok: boolean): void {
+  metrics.inc('tandem_requests_total', 'Requests by protocol and command', { proto, cmd })
+  if (!ok) metrics.inc('tandem_request_errors_total', 'Failed requests by protocol and command', { proto, cmd })
+}
+
+/** Bytes moved by a front end, `dir` = in (uploads, replicas received) or out (downloads, replicas sent). */
+export function countBytes(proto: string, dir: 'in' | 'out', n: number): void {
+  metrics.inc('tandem_bytes_total', 'Bytes transferred by protocol and direction', { proto, dir }, n)
+}
+
+/** Start the /metrics listener when a port is configured; resolves undefined otherwise. */
+export async function startMetricsServer(host: string, port: number | undefined): Promise<MetricsServer | undefined> {
+  if (!port) return undefined
+  return serveMetrics(metrics, host, port)
+}
