@@ -5,6 +5,7 @@
  * typo) and exit codes as V6.16.1: LIST_ALL_GROUPS (91) then LIST_STORAGE (92)
  * per group.
  */
+import type { StorageDetails } from '../personalities/fastdfs/client/tracker-client.js'
 import { parseHostPort } from '../config/conf-file.js'
 import { DEFAULT_TRACKER_PORT, FIELD, STORAGE_STATUS_NAME, TRACKER_CMD } from '../personalities/fastdfs/protocol/constants.js'
 import { fixed } from '../personalities/fastdfs/protocol/header.js'
@@ -83,8 +84,30 @@ const STAT_NAMES = [
   'total_file_write_count', 'success_file_write_count',
 ]
 
+/**
+ * tandemfs additions under a storage (only when our tracker answered): why it
+ * has its status, and per source storage how far its replica lags
+ * (the source's last_source_update minus the last synced source timestamp).
+ */
+function formatDetail(s: StorageStat, storages: StorageStat[], details?: StorageDetails): string {
+  const d = details?.find((x) => x.id === s.id && (x.port === s.storagePort || !s.storagePort))
+  if (!d) return ''
+  let o = `\t\tstatus reason = ${d.reason}\n`
+  for (const src of storages) {
+    if (src === s) continue
+    const ts = d.synced[src.id] ?? 0
+    const lastUpdate = src.stats.longs[38]
+    const behind = ts === 0 ? (lastUpdate ? 'never synced' : 'nothing to sync') : `${Math.max(0, lastUpdate - ts)} seconds behind`
+    o += `\t\tsync from ${src.id} = ${ts ? formatDatetime(ts) : '-'} (${behind})\n`
+  }
+  for (const [peer, p] of Object.entries(d.pushing ?? {})) {
+    o += `\t\tsync to ${peer} = ${p.behindBytes} binlog bytes behind, ${p.parked} records parked${p.connected ? '' : ', not connected'}\n`
+  }
+  return o
+}
+
 /** The text fdfs_monitor prints for one group (list_storages). */
-export function formatGroup(g: GroupStat, storages: StorageStat[]): string {
+export function formatGroup(g: GroupStat, storages: StorageStat[], details?: StorageDetails): string {
   const avail = Math.max(0, g.freeMb - g.reservedMb)
   let o = `group name = ${g.groupName}\ndisk total space     = ${mbHuman(g.totalMb)}\ndisk free space      = ${mbHuman(g.freeMb)}\n`
   o += `disk reserved space  = ${mbHuman(g.reservedMb)}\ndisk available space = ${mbHuman(avail)}\n`
@@ -114,6 +137,7 @@ export function formatGroup(g: GroupStat, storages: StorageStat[]): string {
     STAT_NAMES.forEach((n, i) => (o += `\t\t${n} = ${st.longs[i]}\n`))
     o += `\t\tlast_heart_beat_time = ${formatDatetime(st.longs[41])}\n\t\tlast_source_update = ${formatDatetime(st.longs[38])}\n`
     o += `\t\tlast_sync_update = ${formatDatetime(st.longs[39])}\n\t\tlast_synced_timestamp = ${formatDatetime(synced)} ${delay}\n`
+    o += formatDetail(s, storages, details)
   })
   return o
 }
@@ -190,13 +214,13 @@ export async function main(argv: string[]): Promise<number> {
         for (let k = 0; k < groups.length; k++) {
           process.stdout.write(`\nGroup ${k + 1}:\n`)
           const st = await client.tracker.listStorages(groups[k].groupName).catch(() => undefined)
-          if (st) process.stdout.write(formatGroup(groups[k], st))
+          if (st) process.stdout.write(formatGroup(groups[k], st, await client.tracker.storageDetails(groups[k].groupName)))
         }
       } else {
         const g = groups.find((x) => x.groupName === group)
         if (g) {
           const st = await client.tracker.listStorages(g.groupName).catch(() => undefined)
-          if (st) process.stdout.write(formatGroup(g, st))
+          if (st) process.stdout.write(formatGroup(g, st, await client.tracker.storageDetails(g.groupName)))
         }
       }
     } else if (op === 'delete') {

@@ -12,6 +12,7 @@
 import type { Socket } from 'node:net'
 
 const HIGH_WATER = 1024 * 1024
+const EMPTY = Buffer.alloc(0)
 
 export class PeerClosedError extends Error {
   constructor(message = 'peer closed the connection') {
@@ -27,11 +28,13 @@ export class SocketReader {
   private error?: Error
   private wake?: () => void
   private paused = false
+  private total = 0
 
   constructor(private readonly sock: Socket) {
     sock.on('data', (d: Buffer) => {
       this.chunks.push(d)
       this.queued += d.length
+      this.total += d.length
       if (this.queued > HIGH_WATER && !this.paused) {
         this.paused = true
         sock.pause()
@@ -96,6 +99,32 @@ export class SocketReader {
     return out
   }
 
+  /**
+   * Exactly `n` bytes if they are already buffered, else `undefined` (nothing
+   * consumed). The synchronous fast path for request loops: most requests arrive
+   * in one segment, and skipping the promise round trip per field is most of
+   * the per-request cost of a small request.
+   */
+  tryRead(n: number): Buffer | undefined {
+    if (n === 0) return EMPTY
+    return this.queued >= n ? this.take(n) : undefined
+  }
+
+  /**
+   * Up to `max` already-buffered bytes as they arrived (one chunk, or part of
+   * one); `undefined` when nothing is buffered. Lets a body consumer take what
+   * is here without a promise per chunk.
+   */
+  tryChunk(max: number): Buffer | undefined {
+    if (this.queued === 0 || max <= 0) return undefined
+    return this.take(Math.min(max, this.chunks[0].length))
+  }
+
+  /** Bytes received since the connection opened (progress probe for idle sweeps). */
+  get received(): number {
+    return this.total
+  }
+
   /** Exactly `n` bytes; rejects with PeerClosedError if the stream ends first. */
   async read(n: number): Promise<Buffer> {
     while (this.queued < n) {
@@ -103,11 +132,12 @@ export class SocketReader {
       if (this.ended) throw new PeerClosedError(`peer closed with ${n - this.queued} of ${n} bytes missing`)
       await this.waitData()
     }
-    return n === 0 ? Buffer.alloc(0) : this.take(n)
+    return n === 0 ? EMPTY : this.take(n)
   }
 
   /** True once the peer closed and everything received has been consumed. */
   async atEof(): Promise<boolean> {
+    if (this.queued > 0) return false
     while (this.queued === 0) {
       if (this.ended || this.error) return true
       await this.waitData()

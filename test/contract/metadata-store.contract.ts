@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MetadataStore, DuplicateError } from '../../src/personalities/mogilefs/db/store.js'
-import { FidInUseError } from '../../src/personalities/mogilefs/db/file-store.js'
+import { FidInUseError, TempfileGoneError } from '../../src/personalities/mogilefs/db/file-store.js'
 import { NEXTTRY_NEVER, unixNow } from '../../src/personalities/mogilefs/db/types.js'
 
 export function metadataStoreContract(name: string, open: () => Promise<{ store: MetadataStore; second: () => Promise<MetadataStore>; cleanup: () => Promise<void> }>): void {
@@ -87,6 +87,47 @@ export function metadataStoreContract(name: string, open: () => Promise<{ store:
       expect(await s.files.byFid(old)).toBeUndefined()
       expect(await s.k('file_to_delete2').where({ fid: old }).first()).toBeTruthy()
       expect((await s.files.checksum(fid))?.digest).toEqual(Buffer.alloc(16, 7))
+    })
+
+    it('create_close commit consumes the tempfile once, overwrites, and leases replication', async () => {
+      const first = await s.files.createTempfile({ dmid, dkey: 'cc', classid: 0, devids: [1, 2] })
+      expect((await s.files.tempfile(first))?.devids).toBe('1,2')
+      expect(await s.files.commit({ fid: first, dmid, dkey: 'cc', length: 4, classid: 0, devid: 1, consumeTempfile: true, replicateLease: 120 })).toEqual({ oldFid: undefined })
+      expect(await s.files.tempfile(first)).toBeUndefined()
+      const rep = await s.k('file_to_replicate').where({ fid: first }).first()
+      expect(Number(rep.nexttry)).toBeGreaterThan(unixNow() + 60)
+      // A second close of the same fid finds no tempfile row and changes nothing.
+      await expect(s.files.commit({ fid: first, dmid, dkey: 'other-key', length: 4, classid: 0, devid: 2, consumeTempfile: true })).rejects.toBeInstanceOf(TempfileGoneError)
+      expect(await s.files.byKey(dmid, 'other-key')).toBeUndefined()
+      expect(await s.files.devids(first)).toEqual([1])
+      const second = await s.files.createTempfile({ dmid, dkey: 'cc', classid: 0, devids: [2] })
+      const r = await s.files.commit({ fid: second, dmid, dkey: 'cc', length: 5, classid: 0, devid: 2, consumeTempfile: true, noReplication: true, checksum: { hashtype: 1, digest: Buffer.alloc(16, 3) } })
+      expect(r.oldFid).toBe(first)
+      expect(Number((await s.files.byKey(dmid, 'cc'))?.length)).toBe(5)
+      expect(await s.k('file_to_delete2').where({ fid: first }).first()).toBeTruthy()
+      expect(await s.k('file_to_replicate').where({ fid: second }).first()).toBeUndefined()
+      expect((await s.files.checksum(second))?.digest).toEqual(Buffer.alloc(16, 3))
+    })
+
+    it('recordCopy counts copies, drops the queue row when done, and queues a vanished fid for delete', async () => {
+      const fid = await s.files.createTempfile({ dmid, dkey: 'rc', classid: 0, devids: [1] })
+      await s.files.commit({ fid, dmid, dkey: 'rc', length: 1, classid: 0, devid: 1, consumeTempfile: true })
+      expect(await s.files.recordCopy(fid, 2, false)).toBe(2)
+      expect(await s.k('file_to_replicate').where({ fid }).first()).toBeTruthy()
+      expect(await s.files.recordCopy(fid, 3, true)).toBe(3)
+      expect(Number((await s.files.byFid(fid))?.devcount)).toBe(3)
+      const withDevs = await s.files.byKeyWithDevids(dmid, 'RC')
+      expect(Number(withDevs?.file.fid)).toBe(fid)
+      expect(withDevs?.devids).toEqual([1, 2, 3])
+      expect(await s.files.byKeyWithDevids(dmid, 'no-such-key')).toBeUndefined()
+      expect(await s.k('file_to_replicate').where({ fid }).first()).toBeUndefined()
+      const gone = await s.files.createTempfile({ dmid, dkey: 'rc2', classid: 0, devids: [1] })
+      await s.files.commit({ fid: gone, dmid, dkey: 'rc2', length: 1, classid: 0, devid: 1, consumeTempfile: true })
+      await s.files.deleteKey(dmid, 'rc2')
+      await s.k('file_to_delete2').where({ fid: gone }).delete()
+      expect(await s.files.recordCopy(gone, 2, true)).toBe('gone')
+      expect(await s.k('file_to_delete2').where({ fid: gone }).first()).toBeTruthy()
+      expect(await s.files.devids(gone)).toEqual([1, 2])
     })
 
     it('rename: ok, unknown_key, key_exists', async () => {

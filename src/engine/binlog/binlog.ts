@@ -242,11 +242,12 @@ export class Binlog extends EventEmitter {
   waitForAppend(pos: BinlogPosition, ms: number): Promise<void> {
     if (comparePos(this.end(), pos) > 0) return Promise.resolve()
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms)
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t)
+        this.off('append', done)
         resolve()
       }
+      const t = setTimeout(done, ms)
       this.once('append', done)
     })
   }

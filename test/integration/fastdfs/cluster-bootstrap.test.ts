@@ -60,6 +60,10 @@ describe('new storage bootstrap', () => {
     writeFileSync(clientConf, `tracker_server = 127.0.0.1:${c.trackers[0].port}\n`)
     const mon = await runCli('fdfs_monitor', [clientConf])
     expect(mon.stdout).toContain(`host = ${third.ip}:${c.port}  ACTIVE`)
+    // Our tracker adds why each storage has its status and how far each replica lags.
+    expect(mon.stdout).toContain('status reason = heartbeat received')
+    expect(mon.stdout).toMatch(/sync to \S+ = \d+ binlog bytes behind, 0 records parked/)
+    expect(mon.stdout).toMatch(new RegExp(`sync from ${a.ip.replace(/\./g, '\\.')} = .*\\(\\d+ seconds behind\\)`))
   })
 
   it('QUERY_FETCH_ONE right after an upload names the source storage', async () => {

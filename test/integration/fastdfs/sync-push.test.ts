@@ -5,7 +5,7 @@
  * progress to the tracker; a peer killed during a burst catches up after a
  * restart with nothing missing or duplicated.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCluster, uploadTo, type Cluster } from '../../helpers/fdfs-cluster.js'
@@ -18,7 +18,8 @@ let A: RawConn
 const same = (x: string, y: string) => existsSync(x) && existsSync(y) && readFileSync(x).equals(readFileSync(y))
 
 beforeAll(async () => {
-  c = await startCluster({ storages: 2, tag: 'fdfs-sync-push' })
+  // rotate count 1: consecutive uploads land in consecutive subdirs (used by the parking test).
+  c = await startCluster({ storages: 2, tag: 'fdfs-sync-push', storageConf: 'file_distribute_rotate_count = 1\n' })
   await c.until(async () => (await c.list()).filter((s) => s.status === 7).length === 2, 'both storages ACTIVE')
   A = await RawConn.connect(c.port, c.storages[0].ip)
 })
@@ -85,5 +86,27 @@ describe('push sync between two storages', () => {
     // A's mark file for B moved on and records where it is.
     const mark = readFileSync(path.join(a.dir, 'data', 'sync', `${b.ip}_${c.port}.mark`), 'utf8')
     expect(mark).toMatch(/binlog_offset=\d+/)
+  })
+
+  it('a record the peer keeps refusing is parked and retried; later records are not held up', async () => {
+    const [a, b] = c.storages
+    const names: string[] = []
+    for (let i = 0; i < 4; i++) names.push(await uploadTo(a.ip, c.port, Buffer.from(`probe ${i}`)))
+    await c.until(() => names.every((n) => existsSync(b.file(n))), 'probes synced')
+    // Break one subdir on B: a regular file where the directory should be makes every write there fail.
+    const victim = path.dirname(b.file(names[0]))
+    rmSync(victim, { recursive: true, force: true })
+    writeFileSync(victim, 'not a directory')
+    const more: string[] = []
+    // 16 uploads with rotate count 1 cover all 4 x 4 subdirs, the broken one included.
+    for (let i = 0; i < 16; i++) more.push(await uploadTo(a.ip, c.port, Buffer.from(`after ${i}`)))
+    const blocked = more.filter((n) => path.dirname(b.file(n)) === victim)
+    const free = more.filter((n) => path.dirname(b.file(n)) !== victim)
+    expect(blocked.length).toBeGreaterThan(0)
+    expect(free.length).toBeGreaterThan(0)
+    await c.until(() => free.every((n) => existsSync(b.file(n))), 'records after the failing one synced')
+    rmSync(victim)
+    mkdirSync(victim)
+    await c.until(() => blocked.every((n) => existsSync(b.file(n))), 'parked records retried', 20_000)
   })
 })

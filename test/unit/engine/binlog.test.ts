@@ -80,5 +80,8 @@ describe('Binlog', () => {
     setTimeout(() => void b.append('x'), 20)
     await waited
     expect(Date.now() - t0).toBeLessThan(2000)
+    // A wait that times out leaves no listener behind.
+    for (let i = 0; i < 5; i++) await b.waitForAppend(b.end(), 1)
+    expect(b.listenerCount('append')).toBe(0)
   })
 })

@@ -34,6 +34,8 @@ export interface FileInfo {
 export type Progress = (done: number) => void
 
 const MAX_NAME_REPLY = FIELD.GROUP_NAME + 256
+/** Buffer bodies up to this size are copied into the request's single write (bigger ones are written as they are). */
+const INLINE_BODY = 64 * 1024
 
 function sizeOf(b: Body): number {
   return Buffer.isBuffer(b) ? b.length : b.size
@@ -62,8 +64,16 @@ export async function uploadFile(c: FdfsConnection, storePathIndex: number, ext:
   head[0] = storePathIndex & 0xff
   head.writeBigInt64BE(BigInt(size), 1)
   extField(ext).copy(head, 9)
-  await c.send(appender ? S.UPLOAD_APPENDER_FILE : S.UPLOAD_FILE, head.length + size, [head])
-  await sendBody(c, body, onProgress)
+  const cmd = appender ? S.UPLOAD_APPENDER_FILE : S.UPLOAD_FILE
+  if (Buffer.isBuffer(body) && size <= INLINE_BODY) {
+    // Header, fixed fields and a small body leave in one write: one segment, one
+    // server wakeup, instead of a header segment followed by a body segment.
+    await c.send(cmd, head.length + size, [head, body])
+    onProgress?.(size)
+  } else {
+    await c.send(cmd, head.length + size, [head])
+    await sendBody(c, body, onProgress)
+  }
   return parseName(await c.recv(MAX_NAME_REPLY))
 }
 

@@ -41,6 +41,17 @@ function parseServers(b: Buffer, off: number, count: number, ipw: number, group:
   return out
 }
 
+/** Extra per-storage facts from our tracker (TANDEM_STORAGE_DETAIL, fdfs_monitor shows them); a real tracker has none. */
+export type StorageDetails = Array<{
+  id: string
+  ip: string
+  port: number
+  status: number
+  reason: string
+  synced: Record<string, number>
+  pushing?: Record<string, { behindBytes: number; parked: number; connected: boolean }>
+}>
+
 export class TrackerClient {
   private next = 0
 
@@ -150,6 +161,19 @@ export class TrackerClient {
   /** 108: remove a group without connected storages. */
   async deleteGroup(group: string): Promise<void> {
     await this.withTracker((c) => c.call(T.SERVER_DELETE_GROUP, [fixed(group, FIELD.GROUP_NAME)], 0))
+  }
+
+  /**
+   * 250 (tandemfs extension): status reasons and per-source synced timestamps
+   * of a group's storages; undefined when the tracker does not support it (a real one).
+   */
+  async storageDetails(group: string): Promise<StorageDetails | undefined> {
+    try {
+      const b = await this.withTracker((c) => c.call(T.TANDEM_STORAGE_DETAIL, [fixed(group, FIELD.GROUP_NAME)], 1024 * 1024))
+      return JSON.parse(b.toString('utf8'))
+    } catch {
+      return undefined
+    }
   }
 
   /** 95: `ip:port` of the leader tracker. */

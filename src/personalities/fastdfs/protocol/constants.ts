@@ -14,6 +14,10 @@ export const TRACKER_CMD = {
   SERVER_DELETE_STORAGE: 93,
   SERVER_SET_TRUNK_SERVER: 94,
   SERVER_GET_LEADER: 95,
+  /** tandemfs extension (not in FastDFS): per-storage status reason and per-source synced timestamps, JSON. */
+  TANDEM_STORAGE_DETAIL: 250,
+  /** tandemfs extension: a storage's sync senders' progress (JSON); a real tracker answers EINVAL and is not asked again. */
+  TANDEM_SYNC_PROGRESS: 251,
   TRACKER_CLUSTER_STAT: 96,
   STORAGE_CLUSTER_STAT: 97,
   STORAGE_VOLUMN_STAT: 98,

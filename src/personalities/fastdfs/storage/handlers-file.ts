@@ -10,7 +10,7 @@ import { MAX_REMOTE_NAME } from '../file-id.js'
 import { META_SUFFIX, mergeMetadata, packMetadata, sortMetadata, unpackMetadata, type MetaPair } from '../metadata.js'
 import { einval, enoent, StorageError } from './errors.js'
 import { ENGINE_ERRORS, isEngineError } from '../../../engine/errors.js'
-import { checkGroup, nameOf, type Request } from './request.js'
+import { checkGroup, nameOf, readLen, replyBuffer, type Request } from './request.js'
 import type { StorageContext } from './handlers-upload.js'
 import { KeyedMutex } from '../../../engine/util/keyed-mutex.js'
 
@@ -22,7 +22,7 @@ async function groupAndName(ctx: StorageContext, req: Request, lead = 0) {
   if (req.length <= lead + FIELD.GROUP_NAME || req.length > lead + FIELD.GROUP_NAME + MAX_REMOTE_NAME) {
     throw einval(`body length ${req.length} invalid`)
   }
-  const b = await req.rest()
+  const b = req.readNow(req.left) ?? (await req.rest())
   checkGroup(b, lead, ctx.group)
   const name = nameOf(b, lead + FIELD.GROUP_NAME)
   return { head: b, name, ...ctx.store.locate(name) }
@@ -45,8 +45,8 @@ function drained(sock: Socket): Promise<void> {
 export async function handleDownload(ctx: StorageContext, req: Request): Promise<void> {
   const stats = ctx.store.stats
   const f = await groupAndName(ctx, req, 16)
-  const offset = readLong(f.head, 0)
-  const length = readLong(f.head, 8)
+  const offset = readLen(f.head, 0)
+  const length = readLen(f.head, 8)
   if (offset < 0 || length < 0) throw einval('negative download offset/length')
   let h
   try {
@@ -72,7 +72,9 @@ export async function handleDownload(ctx: StorageContext, req: Request): Promise
   const sock = req.sock
   if (h.buffer && h.buffer.length === n) {
     // Small file already in memory: header and bytes in one write, no stream machinery.
-    sock.write(Buffer.concat([respHeader(n, 0), h.buffer]))
+    const out = replyBuffer(n, 0)
+    h.buffer.copy(out, 10)
+    sock.write(out)
     stats.op('download', true, n)
     return
   }

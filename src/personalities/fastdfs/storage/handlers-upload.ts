@@ -5,11 +5,12 @@
  * store; a failed or aborted write leaves nothing at a final path.
  * Called by the dispatcher in server.ts.
  */
+import type { BinlogPosition } from '../../../engine/binlog/binlog.js'
 import { fixed, readLong } from '../protocol/header.js'
 import { FIELD } from '../protocol/constants.js'
 import { encodeFileName, formatExtPart, slaveName, MAX_REMOTE_NAME, type DecodedFileName } from '../file-id.js'
 import { einval, enoent, StorageError } from './errors.js'
-import { nameOf, type Request } from './request.js'
+import { nameOf, readLen, replyBuffer, type Request } from './request.js'
 import type { FileStore } from './store.js'
 import { setMtime } from './store.js'
 import { ERRNO } from '../protocol/constants.js'
@@ -26,6 +27,8 @@ export interface StorageContext {
    * not apply; absent = never proxy (tests, a storage without trackers).
    */
   proxyMissing?(req: Request, f: DecodedFileName, body: Buffer): Promise<boolean>
+  /** upload_min_copies: resolve once enough peers hold the record at `pos` (or the timeout passed); absent = reply at once. */
+  waitCopies?(pos: BinlogPosition): Promise<void>
   /** A sync record from `peer` (REPORT_SERVER_ID value) with source timestamp `ts` was applied; absent = not tracked. */
   onSynced?(peer: string, ts: number): void
 }
@@ -36,6 +39,24 @@ function reply(ctx: StorageContext, remote: string): Buffer {
   return Buffer.concat([fixed(ctx.group, FIELD.GROUP_NAME), Buffer.from(remote, 'latin1')])
 }
 
+/** Header + group field + remote name, written straight into one reply buffer. */
+function sendName(ctx: StorageContext, req: Request, remote: string): void {
+  const b = replyBuffer(FIELD.GROUP_NAME + remote.length, 0)
+  groupField(ctx).copy(b, 10)
+  b.write(remote, 10 + FIELD.GROUP_NAME, 'latin1')
+  req.send(b)
+}
+
+const groupFields = new WeakMap<StorageContext, Buffer>()
+function groupField(ctx: StorageContext): Buffer {
+  let g = groupFields.get(ctx)
+  if (!g) {
+    g = fixed(ctx.group, FIELD.GROUP_NAME)
+    groupFields.set(ctx, g)
+  }
+  return g
+}
+
 function checkNameLen(n: number): void {
   if (n <= 0 || n > MAX_REMOTE_NAME) throw einval(`filename length ${n} invalid`)
 }
@@ -44,8 +65,8 @@ function checkNameLen(n: number): void {
 export async function handleUpload(ctx: StorageContext, req: Request, appender: boolean): Promise<void> {
   const op = 'upload'
   if (req.length < 15) throw einval(`upload body ${req.length} < 15`)
-  const h = await req.read(15)
-  const size = readLong(h, 1)
+  const h = req.readNow(15) ?? (await req.read(15))
+  const size = readLen(h, 1)
   if (size < 0 || size !== req.left) {
     ctx.store.stats.op(op, false)
     throw einval(`upload file size ${size} != body remainder ${req.left}`)
@@ -61,9 +82,10 @@ export async function handleUpload(ctx: StorageContext, req: Request, appender: 
     ctx.store.stats.op(op, false, size)
     throw e
   }
-  await ctx.store.record('C', remote, undefined, ts)
+  const pos = await ctx.store.record('C', remote, undefined, ts)
+  await ctx.waitCopies?.(pos)
   ctx.store.stats.op(op, true, size)
-  req.ok(reply(ctx, remote))
+  sendName(ctx, req, remote)
 }
 
 /** 21: master_len 8, file_size 8, prefix 16, ext 6, master name, content. */

@@ -5,9 +5,57 @@
  */
 import type { Socket } from 'node:net'
 import type { SocketReader } from '../../../server/socket-reader.js'
-import { respHeader, getFixed } from '../protocol/header.js'
-import { FIELD } from '../protocol/constants.js'
+import { getFixed } from '../protocol/header.js'
+import { FIELD, HEADER_SIZE, RESP } from '../protocol/constants.js'
 import { einval } from './errors.js'
+
+/** Bodies up to this size that are already fully buffered are handed over as one chunk, without a generator. */
+const INLINE_BODY = 256 * 1024
+
+/** The status-only reply headers (body length 0), shared: they are never mutated after creation. */
+const STATUS_REPLIES = new Map<number, Buffer>()
+
+/** A 10-byte reply header for `length` body bytes and `status` in front of `extra` free bytes, all in one buffer. */
+export function replyBuffer(length: number, status: number): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_SIZE + length)
+  writeLen(b, 0, length)
+  b[8] = RESP
+  b[9] = status
+  return b
+}
+
+/** Write a non-negative length as the 8-byte big-endian field without BigInt. */
+export function writeLen(b: Buffer, off: number, n: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x100000000), off)
+  b.writeUInt32BE(n >>> 0, off + 4)
+}
+
+/** Read an 8-byte big-endian signed integer as a number (negative or > 2^53 come out as -1: callers reject them). */
+export function readLen(b: Buffer, off: number): number {
+  const hi = b.readUInt32BE(off)
+  if (hi >= 0x200000) return -1
+  return hi * 0x100000000 + b.readUInt32BE(off + 4)
+}
+
+/** One buffer as an async iterable (cheaper than an async generator: one resolved promise per step). */
+function oneChunk(b: Buffer): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]() {
+      let done = false
+      return {
+        next(): Promise<IteratorResult<Buffer>> {
+          if (done) return Promise.resolve({ done: true, value: undefined })
+          done = true
+          return Promise.resolve({ done: false, value: b })
+        },
+        return(): Promise<IteratorResult<Buffer>> {
+          done = true
+          return Promise.resolve({ done: true, value: undefined })
+        },
+      }
+    },
+  }
+}
 
 export class Request {
   /** Body bytes not consumed yet. */
@@ -29,8 +77,19 @@ export class Request {
   /** Read exactly `n` more body bytes (EINVAL when the body is shorter). */
   async read(n: number): Promise<Buffer> {
     if (n > this.left) throw einval(`body too short: need ${n}, ${this.left} left`)
-    const b = await this.reader.read(n)
+    const b = this.reader.tryRead(n) ?? (await this.reader.read(n))
     this.left -= n
+    return b
+  }
+
+  /**
+   * `n` more body bytes if they are already buffered, else `undefined` (then
+   * call `read`). Synchronous fast path for fixed fields. EINVAL when the body is shorter.
+   */
+  readNow(n: number): Buffer | undefined {
+    if (n > this.left) throw einval(`body too short: need ${n}, ${this.left} left`)
+    const b = this.reader.tryRead(n)
+    if (b) this.left -= n
     return b
   }
 
@@ -39,9 +98,20 @@ export class Request {
     return this.read(this.left)
   }
 
-  /** Stream `n` more body bytes. */
-  async *body(n: number): AsyncGenerator<Buffer> {
+  /** Stream `n` more body bytes (a small body that already arrived whole comes as one chunk). */
+  body(n: number): AsyncIterable<Buffer> {
     if (n > this.left) throw einval(`body too short: need ${n}, ${this.left} left`)
+    if (n > 0 && n <= INLINE_BODY) {
+      const b = this.reader.tryRead(n)
+      if (b) {
+        this.left -= n
+        return oneChunk(b)
+      }
+    }
+    return this.stream(n)
+  }
+
+  private async *stream(n: number): AsyncGenerator<Buffer> {
     for await (const c of this.reader.body(n)) {
       this.left -= c.length
       yield c
@@ -51,15 +121,35 @@ export class Request {
   /** Reply status 0 with `body` in one write. */
   ok(body?: Buffer): void {
     this.replied = true
-    if (!body || body.length === 0) this.sock.write(respHeader(0, 0))
-    else this.sock.write(Buffer.concat([respHeader(body.length, 0), body]))
+    if (!body || body.length === 0) {
+      this.sock.write(statusReply(0))
+      return
+    }
+    const b = replyBuffer(body.length, 0)
+    body.copy(b, HEADER_SIZE)
+    this.sock.write(b)
+  }
+
+  /** Send a reply built with `replyBuffer` (header already filled in). */
+  send(full: Buffer): void {
+    this.replied = true
+    this.sock.write(full)
   }
 
   /** Reply with an errno and no body. */
   fail(errno: number): void {
     this.replied = true
-    this.sock.write(respHeader(0, errno))
+    this.sock.write(statusReply(errno))
   }
+}
+
+function statusReply(errno: number): Buffer {
+  let b = STATUS_REPLIES.get(errno)
+  if (!b) {
+    b = replyBuffer(0, errno)
+    STATUS_REPLIES.set(errno, b)
+  }
+  return b
 }
 
 /** Group name field (16 bytes, stop at the first NUL) → compare with ours; EINVAL when different. */

@@ -10,12 +10,11 @@ import { TcpServer } from '../../../server/tcp-server.js'
 import { PeerClosedError, SocketReader } from '../../../server/socket-reader.js'
 import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, HEADER_SIZE, STORAGE_CMD as C } from '../protocol/constants.js'
-import { decodeHeader } from '../protocol/header.js'
 import { errnoOf, StorageError } from './errors.js'
 import { handleAppend, handleModify, handleRegenerate, handleTruncate, handleUpload, handleUploadSlave, type StorageContext } from './handlers-upload.js'
 import { handleDelete, handleDownload, handleGetMeta, handleQueryInfo, handleSetMeta } from './handlers-file.js'
 import { SYNC_HANDLERS } from './handlers-sync.js'
-import { Request } from './request.js'
+import { readLen, Request } from './request.js'
 
 const log = logger('fastdfs.storage')
 
@@ -40,54 +39,116 @@ export interface StorageServerOptions {
   networkTimeout: number
 }
 
+/** A connection as the stall sweeper sees it. */
+interface Live {
+  sock: Socket
+  reader: SocketReader
+  /** Inside a request (only those can stall). */
+  busy: boolean
+  /** Bytes in + out at the previous sweep, and how many sweeps saw no change. */
+  mark: number
+  still: number
+}
+
+/**
+ * Drops connections whose request made no progress (no byte in or out) for
+ * network_timeout. Why one sweeper instead of sock.setTimeout per request:
+ * arming and disarming a socket timer twice per request is a measurable part
+ * of a small request's cost, while a sweep every network_timeout/2 over the
+ * busy connections is free on the hot path. A stall is caught after between
+ * 1 and 1.5 network_timeouts; idle pooled connections are legitimate for hours
+ * and never swept.
+ */
+class StallSweeper {
+  private readonly live = new Set<Live>()
+  private timer?: NodeJS.Timeout
+
+  constructor(private readonly timeoutMs: number) {}
+
+  add(l: Live): void {
+    this.live.add(l)
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), Math.max(500, Math.floor(this.timeoutMs / 2)))
+      this.timer.unref()
+    }
+  }
+
+  remove(l: Live): void {
+    this.live.delete(l)
+    if (this.live.size === 0 && this.timer) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
+  }
+
+  private sweep(): void {
+    for (const l of this.live) {
+      if (!l.busy) continue
+      const p = l.reader.received + l.sock.bytesWritten
+      if (p !== l.mark) {
+        l.mark = p
+        l.still = 0
+      } else if (++l.still >= 2) {
+        log.warn({ peer: l.sock.remoteAddress }, 'request stalled longer than network_timeout, closing')
+        l.sock.destroy()
+      }
+    }
+  }
+}
+
 /** Listen and serve; returns the TcpServer (close() = graceful stop). */
 export async function startStorageServer(o: StorageServerOptions): Promise<TcpServer> {
+  const sweeper = new StallSweeper(o.networkTimeout * 1000)
   const srv: TcpServer = new TcpServer({
     host: o.host,
     port: o.port,
     name: 'fdfs_storaged',
-    onConnection: (sock) => serveConnection(srv, sock, o),
+    onConnection: (sock) => serveConnection(srv, sock, o, sweeper),
   })
   await srv.listen()
   return srv
 }
 
-async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions): Promise<void> {
+async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions, sweeper: StallSweeper): Promise<void> {
   const stats = o.ctx.store.stats
   stats.connOpened()
   const reader = new SocketReader(sock)
-  // Why a timeout only inside a request: idle pooled client connections are
-  // legitimate for hours, but a request whose bytes stopped arriving pins a
-  // handler and (for uploads) a temp file; network_timeout bounds that.
-  sock.on('timeout', () => {
-    log.warn({ peer: sock.remoteAddress }, 'request stalled longer than network_timeout, closing')
-    sock.destroy()
-  })
+  const live: Live = { sock, reader, busy: false, mark: -1, still: 0 }
+  sweeper.add(live)
   try {
     for (;;) {
-      if (srv.isClosing || (await reader.atEof())) return
-      const h = decodeHeader(await reader.read(HEADER_SIZE))
-      const limit = STREAMING.has(h.cmd) ? MAX_FILE_BODY : o.buffSize
-      if (h.length < 0n || h.length > BigInt(limit)) {
-        log.warn({ peer: sock.remoteAddress, cmd: h.cmd, length: String(h.length) }, 'bad package length, closing')
+      if (srv.isClosing) return
+      // Synchronous when the next header is already buffered (pipelined or one-segment requests).
+      let hb = reader.tryRead(HEADER_SIZE)
+      if (!hb) {
+        if (await reader.atEof()) return
+        hb = reader.tryRead(HEADER_SIZE) ?? (await reader.read(HEADER_SIZE))
+      }
+      const cmd = hb[8]
+      const length = readLen(hb, 0)
+      const limit = STREAMING.has(cmd) ? MAX_FILE_BODY : o.buffSize
+      if (length < 0 || length > limit) {
+        log.warn({ peer: sock.remoteAddress, cmd, length: String(hb.readBigInt64BE(0)) }, 'bad package length, closing')
         return
       }
-      if (h.cmd === COMMON_CMD.QUIT) return
-      const req = new Request(sock, reader, h.cmd, h.status, Number(h.length))
+      if (cmd === COMMON_CMD.QUIT) return
+      const req = new Request(sock, reader, cmd, hb[9], length)
       srv.busy(sock, true)
-      sock.setTimeout(o.networkTimeout * 1000)
+      live.busy = true
+      live.still = 0
+      live.mark = -1
       try {
         await dispatch(o, req)
         if (req.left > 0) throw new StorageError(ERRNO.EINVAL, `${req.left} unexpected trailing body bytes`)
       } catch (e) {
         if (e instanceof PeerClosedError || (e as { cause?: unknown }).cause instanceof PeerClosedError || sock.destroyed) {
-          log.info({ peer: sock.remoteAddress, cmd: h.cmd }, 'client went away mid-request')
+          log.info({ peer: sock.remoteAddress, cmd }, 'client went away mid-request')
           return
         }
         const errno = errnoOf(e)
         // EEXIST is the normal answer to a state-based sync replay of something already here.
         const level = errno === ERRNO.ENOENT || errno === ERRNO.EEXIST ? 'debug' : errno === ERRNO.EIO ? 'error' : 'warn'
-        log[level]({ peer: sock.remoteAddress, cmd: h.cmd, errno, err: (e as Error).message }, 'request failed')
+        log[level]({ peer: sock.remoteAddress, cmd, errno, err: (e as Error).message }, 'request failed')
         // A failure after the reply header went out (mid-download) leaves the stream
         // out of step with what we promised: the only honest signal left is closing.
         if (req.replied) return
@@ -96,13 +157,14 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         if (req.left > DRAIN_MAX) return
         if (req.left > 0) await reader.skip(req.left)
       } finally {
-        sock.setTimeout(0)
+        live.busy = false
         srv.busy(sock, false)
       }
     }
   } catch (e) {
     if (!(e instanceof PeerClosedError)) log.debug({ err: e }, 'connection ended')
   } finally {
+    sweeper.remove(live)
     stats.connClosed()
   }
 }

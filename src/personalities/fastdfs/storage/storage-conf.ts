@@ -45,6 +45,14 @@ export interface StorageConfig {
   /** Seconds a client may stay idle before we drop it (network_timeout). */
   networkTimeout: number
   httpPort: number
+  /**
+   * tandemfs extension `upload_min_copies = N` (default 1): an upload is
+   * answered only once N-1 peers of the group hold it too, or after
+   * `upload_copies_timeout` (default 10 s; then it is answered anyway with a
+   * warning: the file is safely stored here and will still sync).
+   */
+  uploadMinCopies: number
+  uploadCopiesTimeoutMs: number
   /** `http.server_port` present: serve HTTP downloads on httpPort (bind_addr). */
   httpEnabled: boolean
   /** http.anti_steal.check_token = true: require token+ts (secret_key, token_ttl seconds); absent = no check. */
@@ -106,6 +114,8 @@ export function storageConfigFrom(c: ConfFile): StorageConfig {
     networkTimeout: c.int('network_timeout', 60, { min: 1 }),
     httpPort: c.int('http.server_port', 8888, { min: 1, max: 65535 }),
     httpEnabled: c.has('http.server_port'),
+    uploadMinCopies: c.int('upload_min_copies', 1, { min: 1, max: 32 }),
+    uploadCopiesTimeoutMs: c.seconds('upload_copies_timeout', 10) * 1000,
     antiSteal: c.bool('http.anti_steal.check_token', false)
       ? { secret: c.str('http.anti_steal.secret_key', '') ?? '', ttlSec: c.seconds('http.anti_steal.token_ttl', 900) }
       : undefined,

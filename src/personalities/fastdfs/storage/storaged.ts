@@ -62,7 +62,14 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
   }
   const nameSource = () => (cfg.useStorageId && cfg.idTypeInFilename === 'id' && storageId ? storageId : ip)
   const store = await FileStore.open(cfg, reserved, nameSource())
-  const reporter = new TrackerReporter({ cfg, store, storageId, upTime })
+  let senders: SyncSenders | undefined
+  const reporter = new TrackerReporter({
+    cfg,
+    store,
+    storageId,
+    upTime,
+    progress: () => Object.fromEntries((senders?.status() ?? []).map((s) => [s.peer, { behindBytes: s.behindBytes, parked: s.parked, connected: s.connected, lastSyncedTimestamp: s.lastSyncedTimestamp }])),
+  })
   reporter.on('myIp', (v: string) => {
     ip = v
     store.source = nameSource()
@@ -92,12 +99,12 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     heartbeatMs: cfg.heartBeatInterval * 1000,
     localAddress: cfg.bindAddr && cfg.bindAddr !== '0.0.0.0' ? cfg.bindAddr : undefined,
   }
-  const senders = startSyncSenders({ source, self, useStorageId: cfg.useStorageId, tracker: reporter })
+  senders = startSyncSenders({ source, self, useStorageId: cfg.useStorageId, tracker: reporter })
   let myStatus: number = STORAGE_STATUS.INIT
-  reporter.on('peers', (p: StorageBrief[]) => {
+  reporter.on('peers', (p: StorageBrief[], from: string) => {
     const me = p.find((b) => (b.id || b.ip) === self())
     if (me) myStatus = me.status
-    senders.setPeers(p)
+    senders.setPeers(p, from)
   })
   const proxy = new PeerProxy({
     selfSource: () => store.source,
@@ -133,6 +140,14 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
         myIp: () => ip,
         proxyMissing: (req, f, body) => proxy.forward(req, f, body),
         onSynced: (peer, ts) => reporter.noteSynced(peer, ts),
+        waitCopies:
+          cfg.uploadMinCopies > 1
+            ? async (pos) => {
+                if (!(await senders.waitCopies(pos, cfg.uploadMinCopies - 1, cfg.uploadCopiesTimeoutMs))) {
+                  log.warn({ copies: cfg.uploadMinCopies, timeoutMs: cfg.uploadCopiesTimeoutMs }, 'upload answered before upload_min_copies copies existed')
+                }
+              }
+            : undefined,
       },
       buffSize: cfg.buffSize,
       networkTimeout: cfg.networkTimeout,

@@ -6,7 +6,7 @@
  */
 import * as fsp from 'node:fs/promises'
 import path from 'node:path'
-import { Binlog, writeFileAtomic } from '../../../engine/binlog/binlog.js'
+import { Binlog, writeFileAtomic, type BinlogPosition } from '../../../engine/binlog/binlog.js'
 import { LocalBlobStore } from '../../../engine/blob/local-blob-store.js'
 import type { PutResult } from '../../../engine/blob/blob-store.js'
 import type { ReservedRule } from '../../../engine/disk/reserved.js'
@@ -169,9 +169,9 @@ export class FileStore {
     return { remote, put }
   }
 
-  /** Append one binlog record `<ts> <op> <name>[ extra]` (op upper-case = we are the source). */
-  async record(op: string, remote: string, extra?: string, ts = Math.floor(Date.now() / 1000)): Promise<void> {
-    await this.binlog.append(extra ? `${ts} ${op} ${remote} ${extra}` : `${ts} ${op} ${remote}`)
+  /** Append one binlog record `<ts> <op> <name>[ extra]` (op upper-case = we are the source); resolves with the position after it. */
+  async record(op: string, remote: string, extra?: string, ts = Math.floor(Date.now() / 1000)): Promise<BinlogPosition> {
+    return this.binlog.append(extra ? `${ts} ${op} ${remote} ${extra}` : `${ts} ${op} ${remote}`)
   }
 
   /** Disk usage per store path in MB (for REPORT_DISK_USAGE). */

@@ -20,6 +20,7 @@
 import { logger } from '../../../log.js'
 import { FIELD, STORAGE_STATUS as S, TRACKER_CMD as T } from '../protocol/constants.js'
 import { getFixed, putFixed } from '../protocol/header.js'
+import type { BinlogPosition } from '../../../engine/binlog/binlog.js'
 import { PeerSender, type SenderStatus, type SyncSource } from '../sync/peer-sender.js'
 import type { StorageBrief } from './tracker-reporter.js'
 
@@ -27,6 +28,14 @@ const log = logger('fastdfs.storage.sync')
 
 /** Why 2 s: a tracker that could not answer SYNC_SRC_REQ is retried soon, without spinning. */
 const INIT_RETRY_MS = 2000
+/** Why 15 (x 2 s): a new storage's SYNC_NOTIFY reaches every tracker within a few heartbeats. */
+const MAX_SOURCE_ASKS = 15
+/**
+ * Why 2 s: a tracker that learned a peer after our OFFLINE report went out
+ * still shows it WAIT_SYNC/SYNCING; re-reporting (checked every 2 s) is cheap
+ * and the views converge within a heartbeat or two.
+ */
+const NAG_MS = 2000
 
 /** What the sync manager needs from the storage daemon. */
 export interface SyncSenderDeps {
@@ -36,16 +45,20 @@ export interface SyncSenderDeps {
   useStorageId: boolean
   /** Tracker requests (the TrackerReporter). */
   tracker: {
-    callFirst(cmd: number, body: Buffer): Promise<Buffer>
     callAll(cmd: number, body: Buffer): Promise<Array<Buffer | undefined>>
   }
 }
 
 /** The running senders; `status()` lists their progress (absent peers are simply not listed). */
 export interface SyncSenders {
-  /** Called with every new group membership list from the trackers (ourselves included). */
-  setPeers(peers: StorageBrief[]): void
+  /** Called with every new group membership list from a tracker (ourselves included); `from` names that tracker. */
+  setPeers(peers: StorageBrief[], from?: string): void
   status(): SenderStatus[]
+  /**
+   * Resolves true once `copies` peers acknowledged binlog position `pos`
+   * (upload_min_copies), false after `ms` or when fewer peers exist.
+   */
+  waitCopies(pos: BinlogPosition, copies: number, ms: number): Promise<boolean>
   stop(): Promise<void>
 }
 
@@ -55,6 +68,11 @@ interface Entry {
   /** We are this peer's bootstrap source and have not reported it OFFLINE yet. */
   bootstrapping: boolean
   starting: boolean
+  /** SYNC_SRC_REQ rounds without an answer naming a source. */
+  asks: number
+  /** We bootstrapped this peer completely (its OFFLINE report went out at least once). */
+  doneOld: boolean
+  lastNag: number
 }
 
 const gone = (st: number) => st === S.DELETED || st === S.IP_CHANGED || st === S.NONE
@@ -65,6 +83,19 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
   let stopped = false
   let latest: StorageBrief[] = []
   let retry: NodeJS.Timeout | undefined
+  /** Each tracker's latest view: a tracker that learned a peer late may still show it bootstrapping. */
+  const views = new Map<string, StorageBrief[]>()
+  const nagTimer = setInterval(() => {
+    for (const view of views.values()) {
+      for (const p of view) {
+        const e = entries.get(markKey(p))
+        if (!e?.doneOld || (p.status !== S.WAIT_SYNC && p.status !== S.SYNCING) || Date.now() - e.lastNag < NAG_MS) continue
+        e.lastNag = Date.now()
+        void reportStatus(p, S.OFFLINE)
+      }
+    }
+  }, NAG_MS)
+  nagTimer.unref()
   const group = deps.source.group
   const wireId = (p: StorageBrief) => p.id || p.ip
   const markKey = (p: StorageBrief) => (deps.useStorageId && p.id ? p.id : `${p.ip}_${p.port}`)
@@ -80,15 +111,22 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
     await deps.tracker.callAll(T.STORAGE_REPORT_STATUS, b)
   }
 
-  /** Are we `p`'s bootstrap source? → its until timestamp, else undefined. Throws when no tracker answered. */
-  async function askSource(p: StorageBrief): Promise<number | undefined> {
+  /**
+   * Who bootstraps `p`? Asks every tracker (only some may have heard the new
+   * storage's SYNC_NOTIFY yet): `{ until }` when it is us, `{}` when another
+   * member, undefined when no tracker names a source yet.
+   */
+  async function askSource(p: StorageBrief): Promise<{ until?: number } | undefined> {
     const b = Buffer.alloc(FIELD.GROUP_NAME + FIELD.STORAGE_ID)
     putFixed(b, 0, FIELD.GROUP_NAME, group)
     putFixed(b, FIELD.GROUP_NAME, FIELD.STORAGE_ID, wireId(p))
-    const r = await deps.tracker.callFirst(T.STORAGE_SYNC_SRC_REQ, b)
-    if (r.length < FIELD.STORAGE_ID + 8) return undefined
-    const src = getFixed(r, 0, FIELD.STORAGE_ID)
-    return src === deps.self() ? Number(r.readBigInt64BE(FIELD.STORAGE_ID)) : undefined
+    let answer: { until?: number } | undefined
+    for (const r of await deps.tracker.callAll(T.STORAGE_SYNC_SRC_REQ, b)) {
+      if (!r || r.length < FIELD.STORAGE_ID + 8) continue
+      if (getFixed(r, 0, FIELD.STORAGE_ID) === deps.self()) return { until: Number(r.readBigInt64BE(FIELD.STORAGE_ID)) }
+      answer = {}
+    }
+    return answer
   }
 
   async function begin(key: string, e: Entry): Promise<void> {
@@ -99,11 +137,15 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
       const fresh = cur.index === 0 && cur.offset === 0 && Object.keys(cur.extra).length === 0
       let syncOld: { until: number } | undefined
       if (fresh && (p.status === S.WAIT_SYNC || p.status === S.SYNCING)) {
-        const until = await askSource(p)
-        if (until !== undefined) syncOld = { until }
+        const who = await askSource(p)
+        // Nobody names its source yet: ask again shortly rather than miss being it (bounded,
+        // in case a tracker cleared the source: then we sync to it like to any member).
+        if (!who && ++e.asks < MAX_SOURCE_ASKS) throw new Error('no tracker names a sync source for the new peer yet')
+        if (who?.until !== undefined) syncOld = { until: who.until }
       }
       if (stopped || entries.get(key) !== e) return
       e.bootstrapping = !!syncOld || (cur.extra.need_sync_old === '1' && cur.extra.sync_old_done !== '1')
+      e.doneOld = cur.extra.need_sync_old === '1' && cur.extra.sync_old_done === '1'
       const sender = new PeerSender(deps.source, { id: key, host: p.ip, port: p.port }, syncOld, {
         onConnected: () => {
           if (e.bootstrapping && e.brief.status === S.WAIT_SYNC) {
@@ -114,6 +156,8 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
         onCaughtUp: ({ syncOldJustDone }) => {
           if (!e.bootstrapping && !syncOldJustDone) return
           e.bootstrapping = false
+          e.doneOld = true
+          e.lastNag = Date.now()
           void reportStatus(e.brief, S.OFFLINE)
         },
       })
@@ -124,56 +168,83 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
       log.warn({ peer: key, err: (err as Error).message }, 'cannot start sync sender yet; will retry')
       retry ??= setTimeout(() => {
         retry = undefined
-        if (!stopped) api.setPeers(latest)
+        if (!stopped) apply(latest)
       }, INIT_RETRY_MS)
     } finally {
       e.starting = false
     }
   }
 
-  const api: SyncSenders = {
-    setPeers(peers) {
-      if (stopped) return
-      latest = peers
-      const seen = new Set<string>()
-      for (const p of peers) {
-        if (!p.ip || !p.port || wireId(p) === deps.self()) continue
-        const key = markKey(p)
-        seen.add(key)
-        let e = entries.get(key)
-        if (gone(p.status)) {
-          if (e) {
-            entries.delete(key)
-            void e.sender?.stop()
-            log.info({ peer: key, status: p.status }, 'peer left the group; sync sender stopped')
-          }
-          continue
-        }
-        if (e && (e.brief.ip !== p.ip || e.brief.port !== p.port)) {
-          // New address (id mode): restart the sender at the same mark.
+  /** Start, update or stop senders for one membership list. */
+  function apply(peers: StorageBrief[]): void {
+    latest = peers
+    const seen = new Set<string>()
+    for (const p of peers) {
+      if (!p.ip || !p.port || wireId(p) === deps.self()) continue
+      const key = markKey(p)
+      seen.add(key)
+      let e = entries.get(key)
+      if (gone(p.status)) {
+        if (e) {
           entries.delete(key)
           void e.sender?.stop()
-          e = undefined
+          log.info({ peer: key, status: p.status }, 'peer left the group; sync sender stopped')
         }
-        if (!e) {
-          e = { brief: p, bootstrapping: false, starting: false }
-          entries.set(key, e)
-        } else if (!(e.brief.status === S.SYNCING && p.status === S.WAIT_SYNC)) e.brief = p
-        // A peer still in INIT has not been assigned a source yet: wait for its next status.
-        if (!e.sender && !e.starting && p.status !== S.INIT) void begin(key, e)
+        continue
       }
-      for (const [key, e] of entries) {
-        if (seen.has(key)) continue
+      if (e && (e.brief.ip !== p.ip || e.brief.port !== p.port)) {
+        // New address (id mode): restart the sender at the same mark.
         entries.delete(key)
         void e.sender?.stop()
-        log.info({ peer: key }, 'peer no longer in the group; sync sender stopped')
+        e = undefined
       }
+      if (!e) {
+        e = { brief: p, bootstrapping: false, starting: false, asks: 0, doneOld: false, lastNag: 0 }
+        entries.set(key, e)
+      } else if (!(e.brief.status === S.SYNCING && p.status === S.WAIT_SYNC)) {
+        const up = (st: number) => st === S.ONLINE || st === S.ACTIVE
+        if (up(p.status) && !up(e.brief.status)) e.sender?.nudge()
+        e.brief = p
+      }
+      // A peer still in INIT has not been assigned a source yet: wait for its next status.
+      if (!e.sender && !e.starting && p.status !== S.INIT) void begin(key, e)
+    }
+    for (const [key, e] of entries) {
+      if (seen.has(key)) continue
+      // With several trackers, one may not know a peer yet: only a peer no tracker lists is gone.
+      if ([...views.values()].some((v) => v.some((p) => markKey(p) === key && !gone(p.status)))) continue
+      entries.delete(key)
+      void e.sender?.stop()
+      log.info({ peer: key }, 'peer no longer in the group; sync sender stopped')
+    }
+  }
+
+  const api: SyncSenders = {
+    setPeers(peers, from = '') {
+      if (stopped) return
+      views.set(from, peers)
+      apply(peers)
+    },
+    async waitCopies(pos, copies, ms) {
+      const senders = [...entries.values()].flatMap((e) => (e.sender ? [e.sender] : []))
+      if (senders.length < copies) return false
+      return new Promise<boolean>((resolve) => {
+        let ok = 0
+        let left = senders.length
+        for (const s of senders) {
+          void s.waitAcked(pos, ms).then((v) => {
+            if (v && ++ok === copies) resolve(true)
+            if (--left === 0) resolve(ok >= copies)
+          })
+        }
+      })
     },
     status() {
       return [...entries.values()].flatMap((e) => (e.sender ? [e.sender.status()] : []))
     },
     async stop() {
       stopped = true
+      clearInterval(nagTimer)
       if (retry) clearTimeout(retry)
       await Promise.all([...entries.values()].map((e) => e.sender?.stop()))
       entries.clear()

@@ -95,11 +95,13 @@ export interface ReporterOptions {
   storageId?: string
   /** Unix time the storage process started. */
   upTime: number
+  /** Our sync senders' progress per peer, sent to our own trackers after each beat (TANDEM_SYNC_PROGRESS); absent = not sent. */
+  progress?: () => Record<string, { behindBytes: number; parked: number; connected: boolean; lastSyncedTimestamp: number }>
 }
 
 /**
  * One reporting loop per tracker. Events: 'myIp' (string), 'params' (PARAMETER_REQ
- * key/values), 'peers' (StorageBrief[]). Absent tracker = retried with backoff forever.
+ * key/values), 'peers' (StorageBrief[], tracker `host:port`). Absent tracker = retried with backoff forever.
  */
 export class TrackerReporter extends EventEmitter {
   /** Our address as the trackers see it (from GET_MY_IP); '' until known. */
@@ -184,25 +186,13 @@ export class TrackerReporter extends EventEmitter {
     return Promise.all(
       this.o.cfg.trackers.map((t) =>
         this.oneShot(t, (l) => l.call(cmd, body)).catch((e) => {
-          log.warn({ tracker: `${t.host}:${t.port}`, cmd, err: (e as Error).message, errno: (e as { errno?: number }).errno }, 'tracker request failed')
+          const errno = (e as { errno?: number }).errno
+          // An errno answer is the tracker's verdict (e.g. it does not know a new peer yet); no answer is a problem.
+          log[errno === undefined ? 'warn' : 'debug']({ tracker: `${t.host}:${t.port}`, cmd, err: (e as Error).message, errno }, 'tracker request failed')
           return undefined
         }),
       ),
     )
-  }
-
-  /** One request to the first tracker that answers (any errno counts as an answer: it is rethrown). */
-  async callFirst(cmd: number, body: Buffer): Promise<Buffer> {
-    let last: unknown = new Error('no tracker configured')
-    for (const t of this.o.cfg.trackers) {
-      try {
-        return await this.oneShot(t, (l) => l.call(cmd, body))
-      } catch (e) {
-        if ((e as { errno?: number }).errno !== undefined) throw e
-        last = e
-      }
-    }
-    throw last
   }
 
   /** Sleep `ms`, or less when noteSynced kicks us. */
@@ -316,6 +306,7 @@ export class TrackerReporter extends EventEmitter {
       // We keep no changelog of our own; the real storage asks once per session too.
       await l.call(T.STORAGE_CHANGELOG_REQ).catch(() => {})
       let reportedVersion = -1
+      let tandem = true
       let lastBeatChanges = -1
       let nextDisk = 0
       while (!this.stopped) {
@@ -323,7 +314,14 @@ export class TrackerReporter extends EventEmitter {
         stats.v.last_heart_beat_time = Math.floor(Date.now() / 1000)
         const body = stats.changes !== lastBeatChanges ? stats.encode() : Buffer.alloc(0)
         lastBeatChanges = stats.changes
-        this.applyFlags(await l.call(T.STORAGE_BEAT, body))
+        this.applyFlags(await l.call(T.STORAGE_BEAT, body), `${addr.host}:${addr.port}`)
+        if (tandem && this.o.progress) {
+          // A real tracker answers EINVAL (and logs it once): then it is not asked again this session.
+          await l.call(T.TANDEM_SYNC_PROGRESS, Buffer.from(JSON.stringify(this.o.progress()))).catch((e) => {
+            if ((e as { errno?: number }).errno === undefined) throw e
+            tandem = false
+          })
+        }
         if (Date.now() >= nextDisk) {
           const usage = await this.o.store.usageMb()
           const b = Buffer.alloc(16 * usage.length)
@@ -331,7 +329,7 @@ export class TrackerReporter extends EventEmitter {
             b.writeBigInt64BE(BigInt(u.totalMb), i * 16)
             b.writeBigInt64BE(BigInt(u.freeMb), i * 16 + 8)
           })
-          this.applyFlags(await l.call(T.STORAGE_REPORT_DISK_USAGE, b))
+          this.applyFlags(await l.call(T.STORAGE_REPORT_DISK_USAGE, b), `${addr.host}:${addr.port}`)
           nextDisk = Date.now() + cfg.statReportInterval * 1000
         }
         // Between beats, SYNC_REPORT whenever our per-peer synced timestamps moved. Why at most
@@ -342,7 +340,7 @@ export class TrackerReporter extends EventEmitter {
         while (!this.stopped && Date.now() < beatDue) {
           if (reportedVersion !== this.syncedVersion && this.synced.size) {
             reportedVersion = this.syncedVersion
-            this.applyFlags(await l.call(T.STORAGE_SYNC_REPORT, this.syncReportBody()))
+            this.applyFlags(await l.call(T.STORAGE_SYNC_REPORT, this.syncReportBody()), `${addr.host}:${addr.port}`)
             await this.sleep(Math.min(SYNC_REPORT_MIN_MS, Math.max(0, beatDue - Date.now())))
             continue
           }
@@ -384,7 +382,7 @@ export class TrackerReporter extends EventEmitter {
   }
 
   /** Parse the change-flags reply: flags byte, then 67-byte briefs (leader 1, trunk 2, group 4). */
-  applyFlags(body: Buffer): void {
+  applyFlags(body: Buffer, from = ''): void {
     if (body.length === 0) return
     const flags = body[0]
     const briefs: StorageBrief[] = []
@@ -397,7 +395,7 @@ export class TrackerReporter extends EventEmitter {
     if (flags & 4) {
       this.peers = briefs.slice(i)
       log.info({ peers: this.peers.map((s) => `${s.id}@${s.ip}:${s.port}/${s.status}`) }, 'group membership changed')
-      this.emit('peers', this.peers)
+      this.emit('peers', this.peers, from)
     }
   }
 }

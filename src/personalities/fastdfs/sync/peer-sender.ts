@@ -18,8 +18,11 @@
  * so a restart re-sends from there (duplicates are answered with EEXIST).
  */
 import net from 'node:net'
-import type { Binlog, BinlogCursor, BinlogPosition } from '../../../engine/binlog/binlog.js'
-import type { BlobMeta, ReadHandle } from '../../../engine/blob/blob-store.js'
+import { comparePos, type BinlogCursor, type BinlogPosition } from '../../../engine/binlog/binlog.js'
+import type { ReadHandle } from '../../../engine/blob/blob-store.js'
+import type { PeerAddress, SenderHooks, SenderStatus, SyncSource } from './sender-types.js'
+import { writeWithBody } from './socket-write.js'
+import { AckWaiters } from './ack-waiters.js'
 import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, STORAGE_CMD } from '../protocol/constants.js'
 import { encodeHeader, readLong } from '../protocol/header.js'
@@ -29,47 +32,6 @@ import { reportServerId, syncDelete, syncFileHead, syncRangeHead, syncTruncate, 
 
 const log = logger('fastdfs.sync')
 
-/** What a sender needs from its storage (implemented by the storage service). */
-export interface SyncSource {
-  group: string
-  /** Our identity as peers know it (storage id, or ip). Sent in REPORT_SERVER_ID. */
-  myId: string
-  binlog: Binlog
-  /** Open a stored file by remote filename (`M00/..`); `undefined` when absent. */
-  open(remote: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined>
-  stat(remote: string): Promise<BlobMeta | undefined>
-  /** Idle keepalive interval (heart_beat_interval). */
-  heartbeatMs: number
-  /** Local address to connect from (storage.conf bind_addr, so peers see our identity); absent = any. */
-  localAddress?: string
-}
-
-/** Optional callbacks of one sender (the sync manager uses them to report a bootstrapped peer's status). */
-export interface SenderHooks {
-  /** The sync connection is up (REPORT_SERVER_ID accepted). */
-  onConnected?(): void
-  /** The peer has everything up to the end of our binlog; `syncOldJustDone` on the first time in sync-old mode. */
-  onCaughtUp?(info: { syncOldJustDone: boolean }): void
-}
-
-export interface PeerAddress {
-  /** Storage id or ip:port: names the mark file. */
-  id: string
-  host: string
-  port: number
-}
-
-export interface SenderStatus {
-  peer: string
-  connected: boolean
-  position: BinlogPosition
-  /** Bytes of binlog not yet acknowledged by the peer (in the current file). */
-  behindBytes: number
-  /** Source timestamp of the last record the peer acknowledged. */
-  lastSyncedTimestamp: number
-  parked: number
-  sentRecords: number
-}
 
 /** Why these numbers: reconnect fast for sub-second lag after a peer restart, cap so a dead peer costs nothing. */
 const RECONNECT_MIN_MS = 100
@@ -98,6 +60,7 @@ export class PeerSender {
   private readonly stopped$ = new Promise<void>((r) => (this.stopWake = r))
   private syncOldDone = false
   private busy = true
+  private nudged = false
 
   constructor(
     private readonly src: SyncSource,
@@ -116,8 +79,31 @@ export class PeerSender {
     this.loop = this.run().catch((e) => log.error({ err: e, peer: this.peer.id }, 'sync sender stopped by error'))
   }
 
+  /**
+   * Resolves true once the peer acknowledged everything up to binlog position
+   * `pos` (nothing at or before it parked), false after `ms`. Used by the
+   * upload-min-copies option.
+   */
+  waitAcked(pos: BinlogPosition, ms: number): Promise<boolean> {
+    return this.ackWaiters.wait(pos, ms)
+  }
+
+  private readonly ackWaiters = new AckWaiters((pos) => this.hasAcked(pos))
+
+  private hasAcked(pos: BinlogPosition): boolean {
+    if (!this.acked || comparePos(this.acked, pos) < 0) return false
+    return !this.parked.some((p) => comparePos(p.at, pos) <= 0)
+  }
+
+  /** The peer just became available (tracker status): retry the connection now instead of after the backoff. */
+  nudge(): void {
+    this.nudged = true
+    this.wake?.()
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
+    this.ackWaiters.cancelAll()
     this.stopWake?.()
     this.wake?.()
     this.sock?.destroy()
@@ -164,7 +150,8 @@ export class PeerSender {
       }
       if (this.stopped) break
       await this.sleep(backoff)
-      backoff = Math.min(RECONNECT_MAX_MS, backoff * 2)
+      backoff = this.nudged ? RECONNECT_MIN_MS : Math.min(RECONNECT_MAX_MS, backoff * 2)
+      this.nudged = false
     }
     await this.saveCursor(true).catch(() => {})
   }
@@ -218,6 +205,9 @@ export class PeerSender {
 
   private wanted(r: BinlogRecord): boolean {
     if (isSourceOp(r.op)) return true
+    // Replica append/modify/truncate records are never forwarded: the forwarded create/update
+    // already carries the file as it is now (storage_check_need_sync in the C storage).
+    if (r.op === 'a' || r.op === 'm' || r.op === 't') return false
     return !!this.syncOld && !this.syncOldDone && r.timestamp <= this.syncOld.until
   }
 
@@ -266,7 +256,7 @@ export class PeerSender {
             continue
           }
           if (!this.wanted(rec)) continue
-          while (this.inflight.length >= WINDOW && !this.broken) await new Promise((r) => setImmediate(r))
+          while (this.inflight.length >= WINDOW && !this.broken) await new Promise<void>((r) => (this.slotWake = r))
           if (this.broken) throw this.broken
           settled.push(this.send(rec, end))
         }
@@ -274,6 +264,7 @@ export class PeerSender {
         if (this.broken) throw this.broken
         readPos = next
         this.acked = next
+        this.ackWaiters.notify()
         await this.saveCursor(false)
       }
     } finally {
@@ -286,6 +277,8 @@ export class PeerSender {
 
   private inflight: Array<(status: number) => void> = []
   private inflightWake?: () => void
+  /** Wakes the pump waiting for a free slot in the window (a reply came, or the connection broke). */
+  private slotWake?: () => void
   private broken?: Error
   private chain: Promise<void> = Promise.resolve()
 
@@ -300,12 +293,14 @@ export class PeerSender {
         }
         const st = await this.readReply()
         this.inflight.shift()!(st)
+        this.slotWake?.()
       }
     } catch (e) {
       this.broken = e as Error
     } finally {
       this.broken ??= new Error('sync connection closed')
       for (const r of this.inflight.splice(0)) r(-1)
+      this.slotWake?.()
     }
   }
 
@@ -406,7 +401,8 @@ export class PeerSender {
     const now = Date.now()
     for (const p of [...this.parked]) {
       if (p.nextTry > now) continue
-      const st = await this.transmit(p.rec, p.tries > 1)
+      // From the second retry on, a failing append/modify/truncate ships the whole file instead.
+      const st = await this.transmit(p.rec, p.tries > 1 && /[AMT]/i.test(p.rec.op))
       if (st < 0) throw this.broken ?? new Error('connection lost')
       if (this.accepted(p.rec, st)) {
         this.parked.splice(this.parked.indexOf(p), 1)
@@ -481,36 +477,6 @@ export class PeerSender {
 /** Status value meaning "nothing to send: the source file is gone". */
 const SKIPPED = 1000
 
-/** Small bodies go out in the same write as the header (one segment, no Nagle stall). */
-async function writeWithBody(sock: net.Socket, head: Buffer, body: ReadHandle): Promise<void> {
-  const chunks: Buffer[] = []
-  let small = true
-  for await (const c of body.stream as AsyncIterable<Buffer>) {
-    if (small) {
-      chunks.push(c)
-      if (chunks.reduce((a, b) => a + b.length, 0) > 64 * 1024) {
-        small = false
-        if (!sock.write(Buffer.concat([head, ...chunks.splice(0)]))) await drain(sock)
-      }
-    } else if (!sock.write(c)) await drain(sock)
-  }
-  if (small) sock.write(Buffer.concat([head, ...chunks]))
-}
-
-function drain(sock: net.Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onErr = (e: Error) => {
-      sock.off('drain', onDrain)
-      reject(e)
-    }
-    const onDrain = () => {
-      sock.off('error', onErr)
-      resolve()
-    }
-    sock.once('drain', onDrain)
-    sock.once('error', onErr)
-    sock.once('close', () => onErr(new Error('closed')))
-  })
-}
 
 export { STORAGE_CMD }
+export type { PeerAddress, SenderHooks, SenderStatus, SyncSource }

@@ -11,6 +11,7 @@
  *
  * Started by src/cli/fdfs-trackerd.ts and by tests (startTracker).
  */
+import { storageDetail, syncProgress } from './detail-handler.js'
 import { TrackerPeers } from './leader.js'
 import type { AddressInfo, Socket } from 'node:net'
 import { mkdirSync } from 'node:fs'
@@ -34,6 +35,7 @@ const log = logger('fastdfs.tracker.server')
 const NEEDS_JOIN = new Set<number>([
   T.STORAGE_BEAT, T.STORAGE_SYNC_REPORT, T.STORAGE_REPORT_DISK_USAGE, T.STORAGE_REPLICA_CHG,
   T.STORAGE_CHANGE_STATUS, T.STORAGE_SYNC_DEST_REQ, T.STORAGE_SYNC_NOTIFY, T.STORAGE_SYNC_DEST_QUERY,
+  T.TANDEM_SYNC_PROGRESS,
 ])
 
 /** Why 1 s: offline detection granularity; cheap (walks a few dozen storages). */
@@ -88,15 +90,21 @@ export class TrackerServer {
     if (cc.current > cc.max) cc.max = cc.current
     try {
       for (;;) {
-        if (await r.atEof()) return
-        const h = await r.read(HEADER_SIZE)
-        const len = h.readBigInt64BE(0)
+        // Synchronous when the request is already buffered (the usual case: one
+        // segment per request); awaits only when bytes are still on the way.
+        let h = r.tryRead(HEADER_SIZE)
+        if (!h) {
+          if (await r.atEof()) return
+          h = r.tryRead(HEADER_SIZE) ?? (await r.read(HEADER_SIZE))
+        }
+        const hi = h.readUInt32BE(0)
         const cmd = h[8]
-        if (len < 0n || len > BigInt(MAX_CONTROL_BODY)) {
-          log.warn({ peer: conn.peerIp, cmd, len: len.toString() }, 'bad package length, closing')
+        const len = hi === 0 ? h.readUInt32BE(4) : -1
+        if (len < 0 || len > MAX_CONTROL_BODY) {
+          log.warn({ peer: conn.peerIp, cmd, len: h.readBigInt64BE(0).toString() }, 'bad package length, closing')
           return
         }
-        const body = await r.read(Number(len))
+        const body = r.tryRead(len) ?? (await r.read(len))
         if (cmd === COMMON_CMD.QUIT) return
         this.tcp.busy(sock, true)
         let reply: Reply
@@ -199,6 +207,10 @@ export class TrackerServer {
         return Stat.volumnStat(ctx, body)
       case T.STORAGE_REPLICA_CHG:
         return fail(0)
+      case T.TANDEM_STORAGE_DETAIL:
+        return storageDetail(ctx, body)
+      case T.TANDEM_SYNC_PROGRESS:
+        return syncProgress(conn, body)
       default:
         log.warn({ peer: conn.peerIp, cmd }, 'unknown command')
         return fail(ERRNO.EINVAL)

@@ -77,6 +77,9 @@ export function openKnex(dsn: Dsn, o: OpenOptions = {}): Knex {
       bigNumberStrings: false,
       // 10 s: fail a tracker start quickly when the DB host is unreachable.
       connectTimeout: 10_000,
+      // FastSql sends a transaction as two multi-statement round trips instead of
+      // eight. Safe: every value is passed as a bound parameter, never spliced in.
+      multipleStatements: true,
     },
     pool: {
       min: 0,

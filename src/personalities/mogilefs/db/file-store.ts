@@ -9,6 +9,7 @@ import type { MetadataStore } from './store.js'
 import { isDuplicate } from './store.js'
 import type { FileRow, TempfileRow } from './types.js'
 import { unixNow } from './types.js'
+import type { MysqlOk, SqliteDb } from './fast-sql.js'
 
 export class FidInUseError extends Error {
   constructor() {
@@ -65,9 +66,11 @@ export class FileStore {
         throw e
       }
     }
-    const ids = await this.k('tempfile').insert(row)
-    // mysql2 and better-sqlite3 both report the new auto-increment id first.
-    return Number(ids[0])
+    const f = this.s.fast
+    const sql = 'INSERT INTO tempfile (createtime, classid, dmid, dkey, devids) VALUES (?, ?, ?, ?, ?)'
+    const p = [row.createtime, row.classid, row.dmid, row.dkey, row.devids]
+    if (f.mysql) return Number(((await f.my(sql, p)) as MysqlOk).insertId)
+    return f.sqlite((db) => Number(f.stmt(db, sql).run(...p).lastInsertRowid))
   }
 
   /** Atomically remove and return a tempfile row (undefined: already taken = second close). */
@@ -86,15 +89,35 @@ export class FileStore {
   }
 
   async tempfile(fid: number): Promise<TempfileRow | undefined> {
-    return this.k('tempfile').where({ fid }).first()
+    return (await this.one('SELECT * FROM tempfile WHERE fid = ?', [fid])) as TempfileRow | undefined
   }
 
   async byKey(dmid: number, dkey: string): Promise<FileRow | undefined> {
-    return this.k('file').where({ dmid, dkey }).first()
+    return (await this.one('SELECT * FROM file WHERE dmid = ? AND dkey = ?', [dmid, dkey])) as FileRow | undefined
   }
 
   async byFid(fid: number): Promise<FileRow | undefined> {
-    return this.k('file').where({ fid }).first()
+    return (await this.one('SELECT * FROM file WHERE fid = ?', [fid])) as FileRow | undefined
+  }
+
+  /**
+   * get_paths in one query: the key's file row and the devices holding it
+   * (ascending). undefined when the key is unknown; `devids` empty when no copy is recorded.
+   */
+  async byKeyWithDevids(dmid: number, dkey: string): Promise<{ file: FileRow; devids: number[] } | undefined> {
+    const f = this.s.fast
+    const sql = 'SELECT file.fid, file.dmid, file.dkey, file.length, file.classid, file.devcount, file_on.devid FROM file LEFT JOIN file_on ON file_on.fid = file.fid WHERE file.dmid = ? AND file.dkey = ? ORDER BY file_on.devid'
+    const rows = (f.mysql ? await f.my(sql, [dmid, dkey]) : await f.sqlite((db) => f.stmt(db, sql).all(dmid, dkey))) as Array<FileRow & { devid: number | null }>
+    if (!rows.length) return undefined
+    const { devid: _d, ...file } = rows[0]
+    return { file, devids: rows.filter((r) => r.devid !== null).map((r) => Number(r.devid)) }
+  }
+
+  /** First row of a SELECT on the raw connection, or undefined. */
+  private async one(sql: string, params: unknown[]): Promise<Record<string, unknown> | undefined> {
+    const f = this.s.fast
+    if (f.mysql) return ((await f.my(sql, params)) as Array<Record<string, unknown>>)[0]
+    return f.sqlite((db) => f.stmt(db, sql).get(...params))
   }
 
   /**
@@ -103,23 +126,63 @@ export class FileStore {
    * the first file_on row, the checksum and a due replication row.
    */
   async commit(c: CommitFile): Promise<{ oldFid?: number }> {
-    return this.s.tx(async (x) => {
-      const now = unixNow()
-      if (c.consumeTempfile && !(await x('tempfile').where({ fid: c.fid }).delete())) throw new TempfileGoneError()
-      const old = await this.s.lock(x('file').where({ dmid: c.dmid, dkey: c.dkey })).first('fid')
-      let oldFid: number | undefined
-      if (old && Number(old.fid) !== c.fid) {
-        oldFid = Number(old.fid)
-        await x('file').where({ fid: oldFid }).delete()
-        await x('file_to_delete2').insert({ fid: oldFid, nexttry: now, failcount: 0 }).onConflict('fid').ignore()
+    const now = unixNow()
+    const nexttry = c.replicateLease ? now + c.replicateLease : 0
+    const f = this.s.fast
+    if (!f.mysql) {
+      return f.sqliteTx((db: SqliteDb) => {
+        if (c.consumeTempfile && !f.stmt(db, 'DELETE FROM tempfile WHERE fid = ?').run(c.fid).changes) throw new TempfileGoneError()
+        const old = f.stmt(db, 'SELECT fid FROM file WHERE dmid = ? AND dkey = ?').get(c.dmid, c.dkey)
+        let oldFid: number | undefined
+        if (old && Number(old.fid) !== c.fid) {
+          oldFid = Number(old.fid)
+          f.stmt(db, 'DELETE FROM file WHERE fid = ?').run(oldFid)
+          f.stmt(db, 'INSERT INTO file_to_delete2 (fid, nexttry, failcount) VALUES (?, ?, 0) ON CONFLICT (fid) DO NOTHING').run(oldFid, now)
+        }
+        f.stmt(db, 'INSERT INTO file_on (fid, devid) VALUES (?, ?) ON CONFLICT (fid, devid) DO NOTHING').run(c.fid, c.devid)
+        if (c.checksum) f.stmt(db, 'INSERT INTO checksum (fid, hashtype, checksum) VALUES (?, ?, ?) ON CONFLICT (fid) DO UPDATE SET hashtype = excluded.hashtype, checksum = excluded.checksum').run(c.fid, c.checksum.hashtype, c.checksum.digest)
+        f.stmt(db, 'DELETE FROM file WHERE fid = ?').run(c.fid)
+        f.stmt(db, 'INSERT INTO file (fid, dmid, dkey, length, classid, devcount) VALUES (?, ?, ?, ?, ?, 1)').run(c.fid, c.dmid, c.dkey, c.length, c.classid)
+        if (!c.noReplication) f.stmt(db, 'INSERT INTO file_to_replicate (fid, nexttry, failcount, flags) VALUES (?, ?, 0, 0) ON CONFLICT (fid) DO UPDATE SET nexttry = excluded.nexttry').run(c.fid, nexttry)
+        return { oldFid }
+      })
+    }
+    // MySQL: the whole transaction is ONE multi-statement round trip. The
+    // decisions are made in SQL: @ok says whether the tempfile row was still
+    // there (else nothing is changed and TempfileGoneError is thrown), and the
+    // key's previous fid (if another) is queued for deletion by INSERT ... SELECT.
+    return f.myTx(async (conn) => {
+      const sql: string[] = ['START TRANSACTION']
+      const p: unknown[] = []
+      if (c.consumeTempfile) {
+        sql.push('DELETE FROM tempfile WHERE fid = ?', 'SET @ok = ROW_COUNT()')
+        p.push(c.fid)
+      } else sql.push('SET @ok = 1')
+      const oldAt = sql.length
+      sql.push('SELECT fid FROM file WHERE dmid = ? AND dkey = ? AND @ok = 1 FOR UPDATE')
+      p.push(c.dmid, c.dkey)
+      sql.push('INSERT IGNORE INTO file_to_delete2 (fid, nexttry, failcount) SELECT fid, ?, 0 FROM file WHERE dmid = ? AND dkey = ? AND fid <> ? AND @ok = 1')
+      p.push(now, c.dmid, c.dkey, c.fid)
+      sql.push('DELETE FROM file WHERE ((dmid = ? AND dkey = ?) OR fid = ?) AND @ok = 1')
+      p.push(c.dmid, c.dkey, c.fid)
+      sql.push('INSERT IGNORE INTO file_on (fid, devid) SELECT ?, ? FROM DUAL WHERE @ok = 1')
+      p.push(c.fid, c.devid)
+      if (c.checksum) {
+        sql.push('INSERT INTO checksum (fid, hashtype, checksum) SELECT ?, ?, ? FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE hashtype = VALUES(hashtype), checksum = VALUES(checksum)')
+        p.push(c.fid, c.checksum.hashtype, c.checksum.digest)
       }
-      await x('file_on').insert({ fid: c.fid, devid: c.devid }).onConflict(['fid', 'devid']).ignore()
-      if (c.checksum) await x('checksum').insert({ fid: c.fid, hashtype: c.checksum.hashtype, checksum: c.checksum.digest }).onConflict('fid').merge()
-      await x('file').where({ fid: c.fid }).delete()
-      await x('file').insert({ fid: c.fid, dmid: c.dmid, dkey: c.dkey, length: c.length, classid: c.classid, devcount: 1 })
-      const nexttry = c.replicateLease ? now + c.replicateLease : 0
-      if (!c.noReplication) await x('file_to_replicate').insert({ fid: c.fid, nexttry, failcount: 0, flags: 0 }).onConflict('fid').merge({ nexttry })
-      return { oldFid }
+      sql.push('INSERT INTO file (fid, dmid, dkey, length, classid, devcount) SELECT ?, ?, ?, ?, ?, 1 FROM DUAL WHERE @ok = 1')
+      p.push(c.fid, c.dmid, c.dkey, c.length, c.classid)
+      if (!c.noReplication) {
+        sql.push('INSERT INTO file_to_replicate (fid, nexttry, failcount, flags) SELECT ?, ?, 0, 0 FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE nexttry = VALUES(nexttry)')
+        p.push(c.fid, nexttry)
+      }
+      const okAt = sql.length
+      sql.push('SELECT @ok AS ok', 'COMMIT')
+      const r = (await f.q(conn, sql.join('; '), p)) as unknown[]
+      if (Number((r[okAt] as Array<{ ok: unknown }>)[0]?.ok) !== 1) throw new TempfileGoneError()
+      const old = (r[oldAt] as Array<{ fid: number }>)[0]
+      return { oldFid: old && Number(old.fid) !== c.fid ? Number(old.fid) : undefined }
     })
   }
 
@@ -200,7 +263,9 @@ export class FileStore {
   }
 
   async devids(fid: number): Promise<number[]> {
-    const rows: Array<{ devid: number }> = await this.k('file_on').where({ fid }).select('devid').orderBy('devid')
+    const f = this.s.fast
+    const sql = 'SELECT devid FROM file_on WHERE fid = ? ORDER BY devid'
+    const rows = (f.mysql ? await f.my(sql, [fid]) : await f.sqlite((db) => f.stmt(db, sql).all(fid))) as Array<{ devid: number }>
     return rows.map((r) => Number(r.devid))
   }
 
@@ -242,19 +307,40 @@ export class FileStore {
    * copy) is queued for deletion instead. Returns the new devcount, or 'gone'.
    */
   async recordCopy(fid: number, devid: number, done: boolean): Promise<number | 'gone'> {
-    return this.s.tx(async (x) => {
-      await x('file_on').insert({ fid, devid }).onConflict(['fid', 'devid']).ignore()
-      const f = await this.s.lock(x('file').where({ fid })).first('fid')
-      if (!f) {
-        await x('file_to_delete2').insert({ fid, nexttry: unixNow(), failcount: 0 }).onConflict('fid').ignore()
-        await x('file_to_replicate').where({ fid }).delete()
-        return 'gone'
-      }
-      const r = await x('file_on').where({ fid }).count({ n: '*' }).first()
-      const n = Number(r?.n ?? 0)
-      await x('file').where({ fid }).update({ devcount: Math.min(n, 255) })
-      if (done) await x('file_to_replicate').where({ fid }).delete()
-      return n
+    const now = unixNow()
+    const f = this.s.fast
+    if (!f.mysql) {
+      return f.sqliteTx((db: SqliteDb) => {
+        f.stmt(db, 'INSERT INTO file_on (fid, devid) VALUES (?, ?) ON CONFLICT (fid, devid) DO NOTHING').run(fid, devid)
+        if (!f.stmt(db, 'SELECT fid FROM file WHERE fid = ?').get(fid)) {
+          f.stmt(db, 'INSERT INTO file_to_delete2 (fid, nexttry, failcount) VALUES (?, ?, 0) ON CONFLICT (fid) DO NOTHING').run(fid, now)
+          f.stmt(db, 'DELETE FROM file_to_replicate WHERE fid = ?').run(fid)
+          return 'gone' as const
+        }
+        const n = Number(f.stmt(db, 'SELECT COUNT(*) AS n FROM file_on WHERE fid = ?').get(fid)?.n ?? 0)
+        f.stmt(db, 'UPDATE file SET devcount = ? WHERE fid = ?').run(Math.min(n, 255), fid)
+        if (done) f.stmt(db, 'DELETE FROM file_to_replicate WHERE fid = ?').run(fid)
+        return n
+      })
+    }
+    // MySQL: one multi-statement round trip; a vanished file row is handled in SQL.
+    return f.myTx(async (conn) => {
+      const r = (await f.q(
+        conn,
+        [
+          'START TRANSACTION',
+          'INSERT IGNORE INTO file_on (fid, devid) VALUES (?, ?)',
+          'SELECT fid FROM file WHERE fid = ? FOR UPDATE',
+          'SELECT COUNT(*) AS n FROM file_on WHERE fid = ?',
+          'UPDATE file SET devcount = LEAST(255, (SELECT COUNT(*) FROM file_on WHERE fid = ?)) WHERE fid = ?',
+          'INSERT IGNORE INTO file_to_delete2 (fid, nexttry, failcount) SELECT ?, ?, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM file WHERE fid = ?)',
+          'DELETE FROM file_to_replicate WHERE fid = ? AND (? = 1 OR NOT EXISTS (SELECT 1 FROM file WHERE fid = ?))',
+          'COMMIT',
+        ].join('; '),
+        [fid, devid, fid, fid, fid, fid, fid, now, fid, fid, done ? 1 : 0, fid],
+      )) as unknown[]
+      if (!(r[2] as unknown[]).length) return 'gone' as const
+      return Number((r[3] as Array<{ n: number }>)[0]?.n ?? 0)
     })
   }
 

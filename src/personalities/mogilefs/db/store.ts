@@ -15,6 +15,7 @@ import { migrate, openKnex, type OpenOptions } from './connect.js'
 import type { ClassRow, DeviceRow, DomainRow, HostRow } from './types.js'
 import { FileStore } from './file-store.js'
 import { QueueStore } from './queue-store.js'
+import { FastSql } from './fast-sql.js'
 
 /** Thrown for unique-key violations so commands can answer `ERR dup`/`*_exists`. */
 export class DuplicateError extends Error {
@@ -38,9 +39,12 @@ export class MetadataStore {
   readonly files: FileStore
   readonly queues: QueueStore
   readonly mysql: boolean
+  /** Raw-driver statements for the hot paths (see fast-sql.ts). */
+  readonly fast: FastSql
 
   private constructor(readonly k: Knex) {
     this.mysql = k.client.config.client === 'mysql2'
+    this.fast = new FastSql(k, this.mysql)
     this.files = new FileStore(this)
     this.queues = new QueueStore(this)
   }

@@ -23,6 +23,8 @@ const DB_UPDATE_EVERY_MS = 15_000
 export class Monitor {
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
+  /** A round requested while one was running: it starts right after (it must see devices added meanwhile). */
+  private next?: Promise<void>
   private firstDone!: () => void
   readonly first: Promise<void>
   private lastWriteTest = new Map<number, number>()
@@ -59,7 +61,15 @@ export class Monitor {
 
   /** One full round (also used by `do_monitor_round`); concurrent callers share it. */
   round(): Promise<void> {
-    if (!this.running) {
+    if (this.running) {
+      // The running round may have loaded the device list before the caller's change.
+      this.next ??= this.running.then(() => {
+        this.next = undefined
+        return this.round()
+      })
+      return this.next
+    }
+    {
       this.running = this.doRound().finally(() => {
         this.running = undefined
         this.firstDone()
@@ -91,6 +101,7 @@ export class Monitor {
             const mbUsed = Math.floor(used / 1024)
             d.mb_total = mbTotal
             d.mb_used = mbUsed
+            this.state.observedUsage.set(d.devid, { mbTotal, mbUsed })
             const sig = `${mbTotal}/${mbUsed}`
             const last = this.lastDbUpdate.get(d.devid) ?? 0
             if (Date.now() - last >= DB_UPDATE_EVERY_MS || this.lastUsage.get(d.devid) === undefined) {

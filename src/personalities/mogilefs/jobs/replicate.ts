@@ -47,6 +47,8 @@ export function backoffSeconds(failcount: number): number {
 export class Replicator {
   private hot: Array<{ fid: number; hint?: ReplicaHint }> = []
   private waiters = new Set<() => void>()
+  /** When a loop last polled the DB queue (all loops share one poll per POLL_MS). */
+  private lastPoll = 0
   private stopped = false
   private active = 0
   private loops: Promise<void>[] = []
@@ -78,8 +80,15 @@ export class Replicator {
 
   /** Replicate `fid` now (0 = just look at the queue). Called on create_close, updateclass, reaper. */
   wake(fid: number, hint?: ReplicaHint): void {
-    if (fid) this.hot.push({ fid, hint })
-    this.wakeAll()
+    if (!fid) {
+      this.lastPoll = 0
+      return this.wakeAll()
+    }
+    this.hot.push({ fid, hint })
+    // One idle loop per fid: waking them all made every other loop poll the DB
+    // queue (a transaction each) for nothing on every create_close.
+    const w = this.waiters.values().next()
+    if (!w.done) w.value()
   }
 
   private wakeAll(): void {
@@ -100,6 +109,11 @@ export class Replicator {
       const row = await this.store.queues.claimFid('file_to_replicate', h.fid, LEASE_SEC)
       if (row) return [{ row }]
     }
+    // Why shared: each loop finishing a copy used to poll the queue at once (a
+    // transaction per copy); due rows are retries and other trackers' work, for
+    // which one poll per second is what the reference does.
+    if (Date.now() - this.lastPoll < POLL_MS) return []
+    this.lastPoll = Date.now()
     return (await this.store.queues.claim('file_to_replicate', 20, LEASE_SEC)).map((row) => ({ row }))
   }
 

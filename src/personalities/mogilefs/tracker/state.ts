@@ -23,6 +23,13 @@ export class ClusterState {
   hostObserved = new Map<number, HostObserved>()
   utilization = new Map<number, number>()
   rejectBadMd5 = new Map<number, boolean>()
+  /**
+   * Usage the monitor last saw per device. Overlaid on the DB rows at every
+   * refresh: the DB copy is written at most every 15 s (or may not be written
+   * yet for a new device), and a stale or empty copy would make a healthy
+   * device look full to create_open.
+   */
+  observedUsage = new Map<number, { mbTotal: number; mbUsed: number }>()
   loadedAt = 0
 
   constructor(
@@ -56,7 +63,18 @@ export class ClusterState {
     this.domainsById = dById
     this.classes = c
     this.hosts = new Map(hosts.map((h) => [Number(h.hostid), { ...h, hostid: Number(h.hostid), http_port: Number(h.http_port ?? 7500), http_get_port: h.http_get_port ? Number(h.http_get_port) : null }]))
-    this.devices = new Map(devices.map((x) => [Number(x.devid), { ...x, devid: Number(x.devid), hostid: Number(x.hostid), weight: Number(x.weight ?? 100) }]))
+    this.devices = new Map(
+      devices.map((x) => {
+        const devid = Number(x.devid)
+        const seen = this.observedUsage.get(devid)
+        const row = { ...x, devid, hostid: Number(x.hostid), weight: Number(x.weight ?? 100) }
+        if (seen) {
+          row.mb_total = seen.mbTotal
+          row.mb_used = seen.mbUsed
+        }
+        return [devid, row]
+      }),
+    )
     this.settings = settings
     this.loadedAt = Date.now()
   }

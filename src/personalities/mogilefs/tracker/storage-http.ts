@@ -14,6 +14,9 @@ import { pipeline } from 'node:stream/promises'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, noDelay: true } as http.AgentOptions)
 
+/** Copies up to this size are read whole and PUT in one write (a small control-sized body, not file streaming). */
+const SMALL_COPY = 64 * 1024
+
 export interface HttpResult {
   status: number
   headers: http.IncomingHttpHeaders
@@ -86,9 +89,26 @@ export function copy(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'm
       })
       put.setTimeout(timeoutMs, () => put.destroy(new Error(`PUT timeout after ${timeoutMs} ms`)))
       put.on('error', (e) => reject(new NodeUnreachable(dstUrl, e.message)))
+      if (size <= SMALL_COPY) {
+        // Small file: collect it (bounded by SMALL_COPY) and send header + body in one write.
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('error', (e) => put.destroy(e))
+        res.on('end', () => {
+          const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+          if (body.length !== size) return put.destroy(new Error(`source GET ${srcUrl} sent ${body.length} of ${size} bytes`))
+          hash?.update(body)
+          put.end(body)
+        })
+        return
+      }
+      if (!hash) {
+        pipeline(res as Readable, put).catch((e) => reject(e))
+        return
+      }
       const tap = new Transform({
         transform(chunk: Buffer, _enc, cb) {
-          hash?.update(chunk)
+          hash.update(chunk)
           cb(null, chunk)
         },
       })

@@ -38,6 +38,8 @@ export class Tracker implements Running {
       await state.refresh()
       const timeoutMs = conf.nodeTimeout * 1000
       const monitor = new Monitor(store, state, conf.monitorInterval * 1000, timeoutMs)
+      let firstRoundSeen = false
+      void monitor.first.then(() => (firstRoundSeen = true))
       // Why 4 loops per replicate_jobs: an in-process loop is cheap and mostly waits on
       // the network; this keeps replication ahead of the store rate for small files.
       const repl = new Replicator(store, state, Math.max(1, conf.replicateJobs) * 4, 60_000, conf.minFreeSpace)
@@ -49,7 +51,8 @@ export class Tracker implements Running {
       const hooks: JobHooks = {
         replicate: (fid, hint) => repl.wake(fid, hint),
         deleted: () => del.wake(),
-        firstMonitorRound: () => Promise.race([monitor.first, new Promise<void>((r) => setTimeout(r, 10_000))]),
+        // Why 10 s: a node that never answers must not block uploads forever; the first round normally takes ms.
+        firstMonitorRound: () => (firstRoundSeen ? Promise.resolve() : Promise.race([monitor.first, new Promise<void>((r) => setTimeout(r, 10_000))])),
         monitorRound: () => monitor.round(),
         fsckStart: () => fsck.begin(),
         fsckStop: () => fsck.end(),

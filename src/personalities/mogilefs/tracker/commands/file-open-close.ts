@@ -88,20 +88,15 @@ export const createClose: Handler = async (args, ctx) => {
   const expectPath = host ? fidUrl(host, devid, fid) : undefined
   if (!expectPath || args.path !== expectPath) throw err('bogus_args')
 
-  const temp = await ctx.store.files.tempfile(fid)
+  // The tempfile lookup and the HEAD of the stored blob are independent: run them together.
+  const timeout = ctx.conf.nodeTimeout * 1000
+  const [temp, actual] = await Promise.all([ctx.store.files.tempfile(fid), headSize(expectPath, timeout).catch(() => undefined)])
   if (!temp) throw err('no_temp_file')
   try {
     const devids = String(temp.devids ?? '').split(',').filter(Boolean).map(Number)
     if (!devids.includes(devid)) throw err('invalid_destdev')
     if (key === '') throw new AbortUpload()
     if (Number(temp.dmid) !== dom.dmid) throw err('unreg_domain')
-    const timeout = ctx.conf.nodeTimeout * 1000
-    let actual: number | undefined
-    try {
-      actual = await headSize(expectPath, timeout)
-    } catch {
-      actual = undefined
-    }
     if (actual === undefined) throw err('size_verify_error', `Expected: ${args.size ?? '?'}; actual: -1 (missing); path: ${expectPath}`)
     if (args.size !== undefined && args.size !== '' && Number(args.size) !== actual)
       throw err('size_mismatch', `Expected: ${args.size}; actual: ${actual}; path: ${expectPath}`)

@@ -20,10 +20,13 @@ async function needFile(args: Record<string, string>, ctx: Ctx): Promise<FileRow
 }
 
 export const getPaths: Handler = async (args, ctx) => {
-  const f = await needFile(args, ctx)
+  const dom = needDomain(args, ctx)
+  const found = await ctx.store.files.byKeyWithDevids(dom.dmid, checkKey(args.key))
+  if (!found) throw err('unknown_key')
+  const f = found.file
   const fid = Number(f.fid)
   const st = ctx.state
-  const devs = (await ctx.store.files.devids(fid)).map((id) => st.devices.get(id)).filter((d): d is DeviceRow => !!d)
+  const devs = found.devids.map((id) => st.devices.get(id)).filter((d): d is DeviceRow => !!d)
   if (!devs.length) return { paths: 0 }
   const pathcount = Math.max(2, intArg(args.pathcount, 2))
   const alt = args.zone === 'alt'

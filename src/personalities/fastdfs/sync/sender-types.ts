@@ -1,0 +1,51 @@
+/**
+ * Types shared by the sync sender (peer-sender.ts), its storage-side adapter
+ * (storage/sync-source.ts via storaged.ts) and the sender manager
+ * (storage/sync-seam.ts).
+ */
+import type { Binlog, BinlogPosition } from '../../../engine/binlog/binlog.js'
+import type { BlobMeta, ReadHandle } from '../../../engine/blob/blob-store.js'
+
+/** What a sender needs from its storage (implemented by the storage service). */
+export interface SyncSource {
+  group: string
+  /** Our identity as peers know it (storage id, or ip). Sent in REPORT_SERVER_ID. */
+  myId: string
+  binlog: Binlog
+  /** Open a stored file by remote filename (`M00/..`); `undefined` when absent. */
+  open(remote: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined>
+  stat(remote: string): Promise<BlobMeta | undefined>
+  /** Idle keepalive interval (heart_beat_interval). */
+  heartbeatMs: number
+  /** Local address to connect from (storage.conf bind_addr, so peers see our identity); absent = any. */
+  localAddress?: string
+}
+
+/** Optional callbacks of one sender (the sync manager uses them to report a bootstrapped peer's status). */
+export interface SenderHooks {
+  /** The sync connection is up (REPORT_SERVER_ID accepted). */
+  onConnected?(): void
+  /** The peer has everything up to the end of our binlog; `syncOldJustDone` on the first time in sync-old mode. */
+  onCaughtUp?(info: { syncOldJustDone: boolean }): void
+}
+
+/** Where one peer storage is; `id` names the mark file. */
+export interface PeerAddress {
+  /** Storage id or ip:port: names the mark file. */
+  id: string
+  host: string
+  port: number
+}
+
+/** Progress of one sender (`PeerSender.status()`). */
+export interface SenderStatus {
+  peer: string
+  connected: boolean
+  position: BinlogPosition
+  /** Bytes of binlog not yet acknowledged by the peer (in the current file). */
+  behindBytes: number
+  /** Source timestamp of the last record the peer acknowledged. */
+  lastSyncedTimestamp: number
+  parked: number
+  sentRecords: number
+}
