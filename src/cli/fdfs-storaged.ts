@@ -8,6 +8,7 @@ import path from 'node:path'
 import { parseAction, runDaemon } from '../server/daemon.js'
 import { loadStorageConfig } from '../personalities/fastdfs/storage/storage-conf.js'
 import { startStorage } from '../personalities/fastdfs/storage/storaged.js'
+import { metricsFromFile } from './metrics-conf.js'
 
 export async function main(argv: string[]): Promise<number> {
   const confArg = argv.find((a) => !a.startsWith('-') && !['start', 'stop', 'restart', 'foreground'].includes(a))
@@ -22,5 +23,5 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`fdfs_storaged: ${(e as Error).message}`)
     return 2
   }
-  return runDaemon({ name: 'fdfs_storaged', pidFile: cfg.pidFile, logFile: cfg.logFile, run: () => startStorage(cfg) }, parseAction(argv) ?? 'start')
+  return runDaemon({ name: 'fdfs_storaged', pidFile: cfg.pidFile, logFile: cfg.logFile, run: () => startStorage(cfg), ...metricsFromFile(path.resolve(confArg)) }, parseAction(argv) ?? 'start')
 }

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { parseAction, runDaemon } from '../server/daemon.js'
 import { loadTrackerConf } from '../personalities/fastdfs/tracker/tracker-conf.js'
 import { startTracker } from '../personalities/fastdfs/tracker/server.js'
+import { metricsFromFile } from './metrics-conf.js'
 
 export async function main(argv: string[]): Promise<number> {
   const confArg = argv.find((a) => !a.startsWith('-') && !['start', 'stop', 'restart', 'foreground'].includes(a))
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       pidFile: path.join(conf.basePath, 'data', 'fdfs_trackerd.pid'),
       logFile: path.join(conf.basePath, 'logs', 'trackerd.log'),
       run: () => startTracker(conf),
+      ...metricsFromFile(path.resolve(confArg)),
     },
     parseAction(argv) ?? "start",
   )

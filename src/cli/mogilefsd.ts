@@ -13,6 +13,7 @@ import { ConfFile } from '../config/conf-file.js'
 import { runDaemon } from '../server/daemon.js'
 import { Tracker } from '../personalities/mogilefs/tracker/tracker.js'
 import { trackerConf } from '../personalities/mogilefs/tracker/tracker-conf.js'
+import { metricsFromConf } from './metrics-conf.js'
 
 const DEFAULT_CONF = '/etc/mogilefs/mogilefsd.conf'
 
@@ -59,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   const pidFile = conf.pidfile ?? path.resolve(process.env.TMPDIR ?? '/tmp', `mogilefsd-${conf.listen.port}.pid`)
   const logFile = pidFile.replace(/\.pid$/, '') + '.log'
   return runDaemon(
-    { name: 'mogilefsd', pidFile, logFile, run: () => Tracker.start(conf) },
+    { name: 'mogilefsd', pidFile, logFile, run: () => Tracker.start(conf), ...metricsFromConf(ConfFile.parse(text, path.resolve(file))) },
     daemon || conf.daemonize ? 'start' : 'foreground',
   )
 }

@@ -15,6 +15,7 @@ import { DevStores } from '../personalities/mogilefs/storage-node/dev-stores.js'
 import { createMgmtServer } from '../personalities/mogilefs/storage-node/mgmt.js'
 import { startUsageWriter } from '../personalities/mogilefs/storage-node/usage.js'
 import { logger } from '../log.js'
+import { metricsFromFile } from './metrics-conf.js'
 
 const log = logger('mogilefs.mogstored')
 
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     {
       name: 'mogstored',
       pidFile,
+      ...metricsFromFile(opts.config ?? '/etc/mogilefs/mogstored.conf'),
       logFile: pidFile.replace(/\.pid$/, '') + '.log',
       run: async () => {
         const stores = new DevStores(cfg.docroot)

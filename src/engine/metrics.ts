@@ -84,3 +84,25 @@ export function parsePrometheus(text: string): Map<string, number> {
   }
   return m
 }
+
+/**
+ * The registry of this process. Engine modules report into it (free space per
+ * store, bytes written/read); front ends add per-command counters; the daemon
+ * launcher serves it on `metrics_port`.
+ */
+export const processMetrics = new Metrics()
+
+/** Gauges computed at scrape time may come from several sources (one per store): merged per family. */
+const gaugeSources = new Map<string, Array<() => Array<{ labels: Labels; value: number }> | Promise<Array<{ labels: Labels; value: number }>>>>()
+
+/** Add one source of samples to a scrape-time gauge family of `processMetrics`. */
+export function addGaugeSource(name: string, help: string, fn: () => Array<{ labels: Labels; value: number }> | Promise<Array<{ labels: Labels; value: number }>>): void {
+  let list = gaugeSources.get(name)
+  if (!list) {
+    list = []
+    gaugeSources.set(name, list)
+    const sources = list
+    processMetrics.gaugeFn(name, help, async () => (await Promise.all(sources.map((f) => Promise.resolve(f()).catch(() => [])))).flat())
+  }
+  list.push(fn)
+}

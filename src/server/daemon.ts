@@ -12,6 +12,8 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { logger } from '../log.js'
+import type { MetricsServer } from './metrics-http.js'
+import { startMetricsServer } from './process-metrics.js'
 
 const log = logger('server.daemon')
 
@@ -28,6 +30,9 @@ export interface DaemonSpec {
   logFile: string
   /** Start serving; resolves once listening. */
   run(): Promise<Running>
+  /** Serve this process's metrics as GET /metrics on this port (tandemfs key `metrics_port`; 0/absent = off). */
+  metricsPort?: number
+  metricsHost?: string
 }
 
 /** Why 30 s: a storage finishing a large in-flight upload on stop, or a slow first start. */
@@ -122,6 +127,15 @@ async function foreground(spec: DaemonSpec): Promise<number> {
     console.error(`${spec.name}: ${(e as Error).message}`)
     return 1
   }
+  let metricsSrv: MetricsServer | undefined
+  try {
+    metricsSrv = await startMetricsServer(spec.metricsHost ?? '127.0.0.1', spec.metricsPort)
+    if (metricsSrv) log.info({ port: metricsSrv.address().port }, 'serving /metrics')
+  } catch (e) {
+    log.fatal({ err: e }, `${spec.name}: cannot listen for /metrics on ${spec.metricsPort}`)
+    await running.close().catch(() => {})
+    return 1
+  }
   mkdirSync(path.dirname(spec.pidFile), { recursive: true })
   writeFileSync(spec.pidFile, `${process.pid}\n`)
   log.info({ pid: process.pid }, `${spec.name} started`)
@@ -139,6 +153,7 @@ async function foreground(spec: DaemonSpec): Promise<number> {
     process.on('SIGTERM', () => onSignal('SIGTERM'))
     process.on('SIGINT', () => onSignal('SIGINT'))
   })
+  await metricsSrv?.close()
   if (readPid(spec.pidFile) === process.pid) rmSync(spec.pidFile, { force: true })
   log.info(`${spec.name} stopped`)
   return 0

@@ -5,10 +5,10 @@
  * `gaugeFn`. Served on `metrics_port` (a tandemfs key in each daemon's conf;
  * absent or 0 = no /metrics listener).
  */
-import { Metrics } from '../engine/metrics.js'
+import { processMetrics } from '../engine/metrics.js'
 import { serveMetrics, type MetricsServer } from './metrics-http.js'
 
-export const metrics = new Metrics()
+export const metrics = processMetrics
 
 /** Count one request of `proto` (fastdfs-tracker, fastdfs-storage, mogilefs-tracker, mogstored) and its outcome. */
 export function countRequest(proto: string, cmd: string | number, ok: boolean): void {

@@ -17,6 +17,7 @@ import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
 import { logger } from '../../log.js'
+import { addGaugeSource, processMetrics } from '../metrics.js'
 import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, KeyChooser, PutOptions, PutResult, ReadHandle } from './blob-store.js'
 
 const log = logger('engine.blob')
@@ -79,6 +80,8 @@ export class LocalBlobStore implements BlobStore {
   static async open(o: LocalBlobStoreOptions): Promise<LocalBlobStore> {
     const s = new LocalBlobStore(o)
     await fsp.mkdir(s.tmpDir, { recursive: true })
+    addGaugeSource('tandem_store_free_bytes', 'Free bytes per blob store (statfs, before the reserve)', async () => [{ labels: { root: s.root }, value: (await s.usage()).freeBytes }])
+    addGaugeSource('tandem_store_total_bytes', 'Total bytes per blob store (statfs)', async () => [{ labels: { root: s.root }, value: (await s.usage()).totalBytes }])
     const stale = await fsp.readdir(s.tmpDir)
     await Promise.all(stale.map((f) => fsp.rm(path.join(s.tmpDir, f), { force: true })))
     if (stale.length) log.info({ root: s.root, count: stale.length }, 'removed partial uploads left by a previous run')
@@ -148,6 +151,7 @@ export class LocalBlobStore implements BlobStore {
       closed = true
       const finalKey = await this.commit(tmp, key, { crc32: crc, size: written }, noClobber)
       if (this.fsync === 'always') await this.syncDir(path.dirname(this.file(finalKey)))
+      processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs: st.mtimeMs, crc32: crc, digest }
     } catch (e) {
       if (!closed) await fh.close().catch(() => {})
@@ -199,6 +203,7 @@ export class LocalBlobStore implements BlobStore {
         fs.closeSync(fd)
       }
       const finalKey = this.commitSync(tmp, key, { crc32: crc, size: written }, noClobber)
+      processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs: o.mtime ? o.mtime.getTime() : Date.now(), crc32: crc, digest }
     } catch (e) {
       try {

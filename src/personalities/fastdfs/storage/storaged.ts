@@ -20,6 +20,7 @@ import { startHttp } from './http-server.js'
 import type { SyncSource } from '../sync/peer-sender.js'
 import { STORAGE_STATUS } from '../protocol/constants.js'
 import { resolveStorageId, type StorageConfig } from './storage-conf.js'
+import { registerSyncMetrics } from './sync-metrics.js'
 
 const log = logger('fastdfs.storage.daemon')
 
@@ -100,6 +101,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     localAddress: cfg.bindAddr && cfg.bindAddr !== '0.0.0.0' ? cfg.bindAddr : undefined,
   }
   senders = startSyncSenders({ source, self, useStorageId: cfg.useStorageId, tracker: reporter })
+  registerSyncMetrics(() => senders?.status() ?? [])
   let myStatus: number = STORAGE_STATUS.INIT
   reporter.on('peers', (p: StorageBrief[], from: string) => {
     const me = p.find((b) => (b.id || b.ip) === self())

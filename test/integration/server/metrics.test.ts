@@ -1,0 +1,56 @@
+/**
+ * Every daemon can serve Prometheus metrics on `metrics_port`: checked on a
+ * real FastDFS storage (store gauges, request and byte counters) and a real
+ * mogstored (request counters).
+ */
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parsePrometheus } from '../../../src/engine/metrics.js'
+import { RawConn, startTestStorage, uploadBody, type TestStorage } from '../../helpers/fdfs-raw.js'
+import { freePort, spawnDaemon, tmpDir, waitForPort, type Daemon } from '../../helpers/proc.js'
+
+async function scrape(port: number): Promise<Map<string, number>> {
+  const r = await fetch(`http://127.0.0.1:${port}/metrics`)
+  expect(r.status).toBe(200)
+  return parsePrometheus(await r.text())
+}
+
+describe('/metrics', () => {
+  const cleanup: Array<() => Promise<unknown>> = []
+  afterAll(async () => {
+    for (const c of cleanup) await c()
+  })
+
+  it('a FastDFS storage reports store space, requests and bytes', async () => {
+    const mport = await freePort()
+    const s: TestStorage = await startTestStorage('metrics', `metrics_port = ${mport}`)
+    cleanup.push(() => s.destroy())
+    await waitForPort('127.0.0.1', mport)
+    const before = await scrape(mport)
+    const free = [...before].find(([k]) => k.startsWith('tandem_store_free_bytes{'))
+    expect(free?.[1]).toBeGreaterThan(0)
+    const c = await RawConn.connect(s.port)
+    const r = await c.call(11, uploadBody(Buffer.alloc(5000, 1)))
+    expect(r.status).toBe(0)
+    c.sock.destroy()
+    const after = await scrape(mport)
+    expect(after.get('tandem_requests_total{cmd="11",proto="fastdfs-storage"}')).toBe(1)
+    expect(after.get('tandem_store_written_bytes_total')).toBeGreaterThanOrEqual(5000)
+  })
+
+  it('mogstored reports HTTP requests by method', async () => {
+    const dir = tmpDir('mogmetrics')
+    const [hp, mp, xp] = [await freePort(), await freePort(), await freePort()]
+    const conf = path.join(dir, 'mogstored.conf')
+    writeFileSync(conf, `httplisten = 127.0.0.1:${hp}\nmgmtlisten = 127.0.0.1:${mp}\ndocroot = ${dir}\nmetrics_port = ${xp}\n`)
+    const d: Daemon = spawnDaemon('mogstored', 'mogstored', ['--config', conf], dir)
+    cleanup.push(() => d.stop())
+    await waitForPort('127.0.0.1', xp)
+    expect((await fetch(`http://127.0.0.1:${hp}/dev1/0/x.fid`, { method: 'PUT', body: 'abc' })).status).toBeLessThan(300)
+    expect((await fetch(`http://127.0.0.1:${hp}/dev1/0/x.fid`)).status).toBe(200)
+    const m = await scrape(xp)
+    expect(m.get('tandem_requests_total{cmd="PUT",proto="mogstored"}')).toBe(1)
+    expect(m.get('tandem_requests_total{cmd="GET",proto="mogstored"}')).toBe(1)
+  })
+})
