@@ -15,6 +15,7 @@ import { handleAppend, handleModify, handleRegenerate, handleTruncate, handleUpl
 import { handleDelete, handleDownload, handleGetMeta, handleQueryInfo, handleSetMeta } from './handlers-file.js'
 import { SYNC_HANDLERS } from './handlers-sync.js'
 import { readLen, Request } from './request.js'
+import { countRequest } from '../../../server/process-metrics.js'
 
 const log = logger('fastdfs.storage')
 
@@ -140,7 +141,9 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
       try {
         await dispatch(o, req)
         if (req.left > 0) throw new StorageError(ERRNO.EINVAL, `${req.left} unexpected trailing body bytes`)
+        countRequest('fastdfs-storage', cmd, true)
       } catch (e) {
+        countRequest('fastdfs-storage', cmd, false)
         if (e instanceof PeerClosedError || (e as { cause?: unknown }).cause instanceof PeerClosedError || sock.destroyed) {
           log.info({ peer: sock.remoteAddress, cmd }, 'client went away mid-request')
           return
