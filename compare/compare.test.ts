@@ -28,6 +28,8 @@ describe('compare harness (quick scenario)', () => {
       expect(s.p99, label).toBeGreaterThanOrEqual(s.p50)
       if (c.op !== 'delete') expect(s.bytes, label).toBe(s.ops * c.size)
       for (const r of c.reps) for (const [d, cpu] of Object.entries(r.cpu)) expect(cpu, `${label} cpu ${d}`).toBeGreaterThanOrEqual(0)
+      // Replication backlog is read from the daemons' /metrics after every upload rep.
+      if (c.op === 'upload') for (const r of c.reps) expect(r.replBacklog, `${label} backlog`).toBeGreaterThanOrEqual(0)
     }
     for (const l of report.lags) {
       expect(l.errors, l.target).toBe(0)

@@ -38,6 +38,11 @@ async function mysqlReachable(url: string): Promise<boolean> {
   }
 }
 
+/** /metrics URLs of a cluster's daemons whose name starts with `prefix`. */
+function metricsOf(c: Cluster, prefix: string): () => string[] {
+  return () => c.procs.filter((p) => p.name.startsWith(prefix) && p.metricsPort).map((p) => `http://127.0.0.1:${p.metricsPort}/metrics`)
+}
+
 async function dropDatabase(url: string): Promise<void> {
   const u = new URL(url)
   const mysql = await import('mysql2/promise')
@@ -85,8 +90,8 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
       const c = await startCluster({ dir: path.join(dataDir, 'sqlite'), anyPorts: true, personalities })
       clusters.push(c)
       const pidsOf = (prefix: string) => () => new Map([...c.pids()].filter(([n]) => n.startsWith(prefix)))
-      if (c.fastdfs) targets.push(new FastdfsTarget('tandem-fastdfs', [c.fastdfs.tracker], pidsOf('fdfs')))
-      if (c.mogilefs) targets.push(new MogilefsTarget('tandem-mogilefs-sqlite', [c.mogilefs.tracker], c.mogilefs.domain, c.mogilefs.klass, pidsOf('mog')))
+      if (c.fastdfs) targets.push(new FastdfsTarget('tandem-fastdfs', [c.fastdfs.tracker], pidsOf('fdfs'), metricsOf(c, 'fdfs')))
+      if (c.mogilefs) targets.push(new MogilefsTarget('tandem-mogilefs-sqlite', [c.mogilefs.tracker], c.mogilefs.domain, c.mogilefs.klass, pidsOf('mog'), metricsOf(c, 'mog')))
     }
     // A fresh database per run (dropped at the end) unless the user named one.
     const mysqlUrl = o.mysql ?? `mysql://root@127.0.0.1:3306/tandem_compare_${process.pid}_${Date.now().toString(36)}`
@@ -95,7 +100,7 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
       progress('deploying tandemfs (MogileFS/MySQL) ...')
       const c = await startCluster({ dir: path.join(dataDir, 'mysql'), anyPorts: true, personalities: ['mogilefs'], mysql: mysqlUrl })
       clusters.push(c)
-      targets.push(new MogilefsTarget('tandem-mogilefs-mysql', [c.mogilefs!.tracker], c.mogilefs!.domain, c.mogilefs!.klass, () => c.pids()))
+      targets.push(new MogilefsTarget('tandem-mogilefs-mysql', [c.mogilefs!.tracker], c.mogilefs!.domain, c.mogilefs!.klass, () => c.pids(), metricsOf(c, 'mog')))
     }
     if (o.fastdfsTracker?.length) targets.push(new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker))
     if (o.mogilefsTracker?.length) {

@@ -18,6 +18,8 @@ export interface RepResult {
   cpu: Record<string, number>
   peakRss: Record<string, number>
   machineBusySeconds: number
+  /** Replication backlog right after the rep, read from the daemons' /metrics (FastDFS: binlog bytes; MogileFS: queued fids). */
+  replBacklog?: number
 }
 
 export interface CellResult {
@@ -112,6 +114,11 @@ export function markdown(r: Report): string {
     out.push(
       `| ${c.target} | ${c.op} | ${fmtSize(c.size)} | ${c.clients} | ${num(c.opsPerSec.median)} [${num(c.opsPerSec.min)}–${num(c.opsPerSec.max)}] | ${num(c.mbPerSec.median, 2)} | ${num(c.p50, 2)} | ${num(c.p99, 2)} | ${c.errors} | ${cpu} | ${rss} |`,
     )
+  }
+  const backlog = r.cells.filter((c) => c.reps.some((x) => x.replBacklog !== undefined))
+  if (backlog.length) {
+    out.push('', '## Replication backlog right after each rep (from the daemons\' /metrics)', '', '| target | op | size | clients | backlog per rep |', '|---|---|---|---|---|')
+    for (const c of backlog) out.push(`| ${c.target} | ${c.op} | ${fmtSize(c.size)} | ${c.clients} | ${c.reps.map((x) => x.replBacklog ?? '–').join(', ')} |`)
   }
   if (r.lags.length) {
     out.push('', '## Replication lag (upload reply → second copy readable)', '', '| target | size | samples | p50 ms | p90 ms | p99 ms | max ms | errors |', '|---|---|---|---|---|---|---|---|')

@@ -9,6 +9,7 @@ import { logger } from '../log.js'
 import type { CellResult, LagResult, RepResult, Report } from './report.js'
 import { CpuWindow } from './proc-sampler.js'
 import { LatencyRecorder } from './stats.js'
+import { parsePrometheus } from '../engine/metrics.js'
 import type { Target } from './target.js'
 
 const log = logger('compare.runner')
@@ -133,6 +134,24 @@ async function lagProbe(t: Target, size: number, samples: number): Promise<LagRe
   return res
 }
 
+/** Sum of the replication backlog series over the target's daemons; undefined without /metrics. */
+async function replicationBacklog(t: Target): Promise<number | undefined> {
+  const urls = t.metricsUrls?.() ?? []
+  if (!urls.length) return undefined
+  let sum = 0
+  let seen = false
+  for (const u of urls) {
+    const text = await fetch(u).then((r) => r.text()).catch(() => '')
+    for (const [k, v] of parsePrometheus(text)) {
+      if (k.startsWith('tandem_sync_backlog_bytes') || k.startsWith('tandem_mogilefs_replication_queue')) {
+        sum += v
+        seen = true
+      }
+    }
+  }
+  return seen ? sum : undefined
+}
+
 /** Run `scenario` against `targets`; returns the report (not yet written). */
 export async function runScenario(scenario: Scenario, targets: Target[], command: string, progress: Progress): Promise<Report> {
   const report: Report = {
@@ -167,6 +186,7 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
             while (ids.length < need) ids.push(await t.upload(body))
             progress(`[${++done}/${cellsTotal}] ${t.name} ${op} ${size}B × ${clients} (rep ${rep + 1}/${scenario.reps})`)
             const r = await measure(t, op, size, clients, scenario.durationSec, body, ids, readRatio)
+            if (op === 'upload' || op === 'mixed') r.replBacklog = await replicationBacklog(t)
             cells.get(t.name)!.reps.push(r)
             // Everything the machine did beyond our daemons and this driver is "foreign" load.
             const ours = Object.values(r.cpu).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0)

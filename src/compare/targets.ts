@@ -27,6 +27,7 @@ export class FastdfsTarget implements Target {
     readonly name: string,
     trackers: string[],
     private readonly pidMap: () => Map<string, number> = () => new Map(),
+    private readonly metricUrls: () => string[] = () => [],
   ) {
     this.client = new FdfsClient(clientConfFor(trackers.map((t) => parseHostPort(t, 22122)), { connectTimeout: 5, networkTimeout: 60 }))
   }
@@ -72,6 +73,10 @@ export class FastdfsTarget implements Target {
     return this.pidMap()
   }
 
+  metricsUrls(): string[] {
+    return this.metricUrls()
+  }
+
   async close(): Promise<void> {
     this.client.close()
   }
@@ -89,7 +94,12 @@ export class MogilefsTarget implements Target {
     private readonly domain: string,
     private readonly klass: string,
     private readonly pidMap: () => Map<string, number> = () => new Map(),
+    private readonly metricUrls: () => string[] = () => [],
   ) {}
+
+  metricsUrls(): string[] {
+    return this.metricUrls()
+  }
 
   /** One client per concurrent operation: a tracker connection serves one request at a time. */
   private async with<T>(fn: (c: MogileFSClient) => Promise<T>): Promise<T> {

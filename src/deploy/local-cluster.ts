@@ -40,6 +40,8 @@ export interface Proc {
   name: string
   child: ChildProcess
   logFile: string
+  /** Port of its /metrics listener (every daemon gets one). */
+  metricsPort?: number
 }
 
 export interface Cluster {
@@ -99,14 +101,14 @@ async function waitPort(host: string, port: number, proc: Proc, ms = 30_000): Pr
   }
 }
 
-function startProc(dir: string, name: string, cmd: string, args: string[]): Proc {
+function startProc(dir: string, name: string, cmd: string, args: string[], metricsPorts?: Record<string, number>): Proc {
   const logDir = path.join(dir, 'logs')
   mkdirSync(logDir, { recursive: true })
   const logFile = path.join(logDir, `${name}.log`)
   const fd = openSync(logFile, 'a')
   const child = spawn(process.execPath, [path.join(BIN_DIR, cmd), ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } })
   closeSync(fd)
-  return { name, child, logFile }
+  return { name, child, logFile, metricsPort: metricsPorts?.[name] }
 }
 
 /** Send one MogileFS tracker command; resolves with the OK args or rejects with the ERR code. */
@@ -171,6 +173,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const anyPorts = o.anyPorts ?? false
   const notes: string[] = []
   const procs: Proc[] = []
+  /** metrics_port per daemon name, filled as confs are written. */
+  const mp: Record<string, number> = {}
   const cluster: Cluster = {
     dir,
     procs,
@@ -204,9 +208,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       const trackerConf = path.join(base, 'tracker.conf')
       writeFileSync(
         trackerConf,
-        [`# written by tandem up`, `bind_addr = 127.0.0.1`, `port = ${tPort}`, `base_path = ${path.join(base, 'tracker')}`, `reserved_storage_space = 1%`, `store_lookup = 2`, `store_server = 0`, `download_server = 0`, ''].join('\n'),
+        [`# written by tandem up`, `bind_addr = 127.0.0.1`, `port = ${tPort}`, `base_path = ${path.join(base, 'tracker')}`, `reserved_storage_space = 1%`, `store_lookup = 2`, `store_server = 0`, `download_server = 0`, `metrics_port = ${(mp.fdfs_trackerd = await anyFreePort(['127.0.0.1']))}`, ''].join('\n'),
       )
-      const tp = startProc(dir, 'fdfs_trackerd', 'fdfs_trackerd', [trackerConf, '--foreground'])
+      const tp = startProc(dir, 'fdfs_trackerd', 'fdfs_trackerd', [trackerConf, '--foreground'], mp)
       procs.push(tp)
       await waitPort('127.0.0.1', tPort, tp)
       const storages: string[] = []
@@ -229,11 +233,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
             // original default of 30 s makes a fresh cluster slow to converge.
             `heart_beat_interval = 2`,
             `stat_report_interval = 10`,
+            `metrics_port = ${(mp[`fdfs_storaged${i + 1}`] = await anyFreePort(['127.0.0.1']))}`,
             o.storageConfExtra ?? '',
             '',
           ].join('\n'),
         )
-        const sp = startProc(dir, `fdfs_storaged${i + 1}`, 'fdfs_storaged', [conf, '--foreground'])
+        const sp = startProc(dir, `fdfs_storaged${i + 1}`, 'fdfs_storaged', [conf, '--foreground'], mp)
         procs.push(sp)
         await waitPort(ip, sPort, sp)
         storages.push(`${ip}:${sPort}`)
@@ -271,15 +276,15 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         const docroot = path.join(base, `store${i + 1}`)
         mkdirSync(path.join(docroot, `dev${i + 1}`), { recursive: true })
         const conf = path.join(base, `mogstored${i + 1}.conf`)
-        writeFileSync(conf, [`# written by tandem up`, `httplisten = ${ip}:${hPort}`, `mgmtlisten = ${ip}:${mPort}`, `docroot = ${docroot}`, ''].join('\n'))
-        const sp = startProc(dir, `mogstored${i + 1}`, 'mogstored', ['--config', conf])
+        writeFileSync(conf, [`# written by tandem up`, `httplisten = ${ip}:${hPort}`, `mgmtlisten = ${ip}:${mPort}`, `docroot = ${docroot}`, `metrics_port = ${(mp[`mogstored${i + 1}`] = await anyFreePort(['127.0.0.1']))}`, ''].join('\n'))
+        const sp = startProc(dir, `mogstored${i + 1}`, 'mogstored', ['--config', conf], mp)
         procs.push(sp)
         await waitPort(ip, hPort, sp)
         stores.push(`${ip}:${hPort}`)
       }
       const conf = path.join(base, 'mogilefsd.conf')
-      writeFileSync(conf, [`# written by tandem up`, ...dbLines, `listen = 127.0.0.1:${tPort}`, `mogstored_stream_port = ${mPort}`, `query_jobs = 10`, `replicate_jobs = 2`, `default_mindevcount = 2`, ''].join('\n'))
-      const tp = startProc(dir, 'mogilefsd', 'mogilefsd', ['--config', conf])
+      writeFileSync(conf, [`# written by tandem up`, ...dbLines, `listen = 127.0.0.1:${tPort}`, `mogstored_stream_port = ${mPort}`, `query_jobs = 10`, `replicate_jobs = 2`, `default_mindevcount = 2`, `metrics_port = ${(mp.mogilefsd = await anyFreePort(['127.0.0.1']))}`, ''].join('\n'))
+      const tp = startProc(dir, 'mogilefsd', 'mogilefsd', ['--config', conf], mp)
       procs.push(tp)
       await waitPort('127.0.0.1', tPort, tp, 60_000)
       const tracker = `127.0.0.1:${tPort}`

@@ -17,6 +17,7 @@ import { serveConnection, type Counters } from './server.js'
 import { ClusterState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
 import { logger } from '../../../log.js'
+import { registerTrackerMetrics } from './tracker-metrics.js'
 
 const log = logger('mogilefs.tracker')
 
@@ -78,6 +79,7 @@ export class Tracker implements Running {
       fsck.start()
       rebal.start()
       await server.listen()
+      registerTrackerMetrics(store)
       log.info({ listen: `${conf.listen.host}:${server.address().port}`, db: conf.dsn.kind }, 'mogilefsd listening')
       return tracker
     } catch (e) {
