@@ -179,7 +179,18 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
           const order = targets.map((_, i) => targets[(i + rep) % targets.length])
           for (const t of order) {
             const key = `${t.name}|${size}`
-            if (!state.ids.has(key)) state.ids.set(key, [])
+            if (!state.ids.has(key)) {
+              state.ids.set(key, [])
+              // Unmeasured warm-up per target and size (JIT, connection pools, page cache),
+              // so the first measured cell is not a cold start for some targets only.
+              const n = Math.max(2, Math.min(200, Math.floor(64 * 2 ** 20 / size)))
+              progress(`warm-up ${t.name} ${size}B × ${n}`)
+              for (let i = 0; i < n; i++) {
+                const id = await t.upload(body)
+                await t.download(id)
+                state.ids.get(key)!.push(id)
+              }
+            }
             const ids = state.ids.get(key)!
             // Unmeasured preload so reads have something to read and deletes something to delete.
             const need = op === 'delete' ? clients * 20 : op === 'download' || op === 'mixed' ? Math.max(clients, 8) : 0

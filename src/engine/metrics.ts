@@ -17,8 +17,19 @@ interface Family {
   fn?: () => Promise<Array<{ labels: Labels; value: number }>> | Array<{ labels: Labels; value: number }>
 }
 
+/** Label sets reused by callers (e.g. per command) render once. */
+const keyCache = new WeakMap<Labels, string>()
+
 function labelKey(l: Labels | undefined): string {
   if (!l) return ''
+  const cached = keyCache.get(l)
+  if (cached !== undefined) return cached
+  const k = renderLabels(l)
+  keyCache.set(l, k)
+  return k
+}
+
+function renderLabels(l: Labels): string {
   const keys = Object.keys(l).sort()
   return keys.map((k) => `${k}="${String(l[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')
 }

@@ -12,9 +12,18 @@ export const metrics = processMetrics
 
 /** Count one request of `proto` (fastdfs-tracker, fastdfs-storage, mogilefs-tracker, mogstored) and its outcome. */
 export function countRequest(proto: string, cmd: string | number, ok: boolean): void {
-  metrics.inc('tandem_requests_total', 'Requests by protocol and command', { proto, cmd })
-  if (!ok) metrics.inc('tandem_request_errors_total', 'Failed requests by protocol and command', { proto, cmd })
+  // One label object per (proto, cmd): the registry renders its key once (hot path).
+  const k = `${proto}\0${cmd}`
+  let labels = labelSets.get(k)
+  if (!labels) {
+    labels = { proto, cmd }
+    labelSets.set(k, labels)
+  }
+  metrics.inc('tandem_requests_total', 'Requests by protocol and command', labels)
+  if (!ok) metrics.inc('tandem_request_errors_total', 'Failed requests by protocol and command', labels)
 }
+
+const labelSets = new Map<string, { proto: string; cmd: string | number }>()
 
 /** Bytes moved by a front end, `dir` = in (uploads, replicas received) or out (downloads, replicas sent). */
 export function countBytes(proto: string, dir: 'in' | 'out', n: number): void {

@@ -110,16 +110,6 @@ export class SocketReader {
     return this.queued >= n ? this.take(n) : undefined
   }
 
-  /**
-   * Up to `max` already-buffered bytes as they arrived (one chunk, or part of
-   * one); `undefined` when nothing is buffered. Lets a body consumer take what
-   * is here without a promise per chunk.
-   */
-  tryChunk(max: number): Buffer | undefined {
-    if (this.queued === 0 || max <= 0) return undefined
-    return this.take(Math.min(max, this.chunks[0].length))
-  }
-
   /** Bytes received since the connection opened (progress probe for idle sweeps). */
   get received(): number {
     return this.total
