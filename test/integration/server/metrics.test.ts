@@ -4,6 +4,7 @@
  * mogstored (request counters).
  */
 import { writeFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parsePrometheus } from '../../../src/engine/metrics.js'
@@ -37,6 +38,51 @@ describe('/metrics', () => {
     const after = await scrape(mport)
     expect(after.get('tandem_requests_total{cmd="11",proto="fastdfs-storage"}')).toBe(1)
     expect(after.get('tandem_store_written_bytes_total')).toBeGreaterThanOrEqual(5000)
+  })
+
+  it('the FastDFS tracker counts requests per command', async () => {
+    const dir = tmpDir('trkmetrics')
+    const [tp, xp] = [await freePort(), await freePort()]
+    const conf = path.join(dir, 'tracker.conf')
+    writeFileSync(conf, `bind_addr = 127.0.0.1\nport = ${tp}\nbase_path = ${dir}\nmetrics_port = ${xp}\n`)
+    const d: Daemon = spawnDaemon('trackerd', 'fdfs_trackerd', [conf, '--foreground'], dir)
+    cleanup.push(() => d.stop())
+    await waitForPort('127.0.0.1', xp)
+    const c = await RawConn.connect(tp)
+    expect((await c.call(111)).status).toBe(0)
+    expect((await c.call(101)).status).not.toBe(0) // no storage yet: ENOENT-like errno
+    c.sock.destroy()
+    const m = await scrape(xp)
+    expect(m.get('tandem_requests_total{cmd="111",proto="fastdfs-tracker"}')).toBe(1)
+    expect(m.get('tandem_request_errors_total{cmd="101",proto="fastdfs-tracker"}')).toBe(1)
+  })
+
+  it('the MogileFS tracker counts commands and reports its queues', async () => {
+    const dir = tmpDir('mogtrkmetrics')
+    const [tp, xp] = [await freePort(), await freePort()]
+    const conf = path.join(dir, 'mogilefsd.conf')
+    writeFileSync(conf, `db_dsn = DBI:SQLite:dbname=${dir}/m.sqlite\nlisten = 127.0.0.1:${tp}\nmetrics_port = ${xp}\n`)
+    const d: Daemon = spawnDaemon('mogilefsd', 'mogilefsd', ['--config', conf], dir)
+    cleanup.push(() => d.stop())
+    await waitForPort('127.0.0.1', xp)
+    await waitForPort('127.0.0.1', tp)
+    const reply = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(tp, '127.0.0.1', () => sock.write('noop\r\nget_paths domain=nope&key=x\r\n'))
+      let buf = ''
+      sock.on('data', (b) => {
+        buf += b.toString()
+        if (buf.split('\r\n').length > 2) {
+          sock.destroy()
+          resolve(buf)
+        }
+      })
+      sock.on('error', reject)
+    })
+    expect(reply).toMatch(/^OK /)
+    const m = await scrape(xp)
+    expect(m.get('tandem_requests_total{cmd="noop",proto="mogilefs-tracker"}')).toBe(1)
+    expect(m.get('tandem_request_errors_total{cmd="get_paths",proto="mogilefs-tracker"}')).toBe(1)
+    expect(m.get('tandem_mogilefs_replication_queue')).toBe(0)
   })
 
   it('mogstored reports HTTP requests by method', async () => {

@@ -28,6 +28,7 @@ import * as Stat from './stats-handlers.js'
 import { loadState, StateSaver } from './persist.js'
 import type { StorageNode, TrackerState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
+import { countRequest } from '../../../server/process-metrics.js'
 
 const log = logger('fastdfs.tracker.server')
 
@@ -114,6 +115,7 @@ export class TrackerServer {
           log.error({ err: e, peer: conn.peerIp, cmd }, 'handler failed')
           reply = fail(ERRNO.EIO)
         }
+        countRequest('fastdfs-tracker', cmd, reply !== null && reply[9] === 0)
         if (reply === null) return
         sock.write(reply)
         this.tcp.busy(sock, false)

@@ -16,6 +16,7 @@ import type { Ctx } from './context.js'
 import { COMMANDS } from './commands/index.js'
 import { MogError } from './errors.js'
 import { logger } from '../../../log.js'
+import { countRequest } from '../../../server/process-metrics.js'
 
 const log = logger('mogilefs.tracker')
 
@@ -66,8 +67,10 @@ export async function handleLine(line: string, ctx: Ctx, counters: Counters): Pr
     const out: Record<string, string> = {}
     for (const [k, v] of Object.entries(res)) if (v !== undefined && v !== null) out[toBytes(k)] = toBytes(String(v))
     if (callid !== undefined) out.callid = callid
+    countRequest('mogilefs-tracker', cmd, true)
     return `OK ${encodeArgs(out)}\r\n`
   } catch (e) {
+    countRequest('mogilefs-tracker', cmd, false)
     if (e instanceof MogError) return fail(e.code, e.message)
     log.error({ err: e, cmd }, 'command failed')
     const dbErr = /ER_|SQLITE|Knex|ECONNREFUSED/.test(String((e as Error)?.message) + String((e as { code?: string })?.code))
