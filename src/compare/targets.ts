@@ -46,7 +46,11 @@ export class FastdfsTarget implements Target {
     await this.client.delete(id)
   }
 
-  /** Polls QUERY_FILE_INFO (silent, no CRC) on every storage of the group until two have the file. */
+  /**
+   * Polls QUERY_FILE_INFO (silent, no CRC, local only: flags 7) on every storage of the group until
+   * two hold the file themselves. Without LOCAL_ONLY our storages would proxy the query to the
+   * creator and the probe would measure the proxy, not replication; the real storage ignores bit 4.
+   */
   async waitSecondCopy(id: string, timeoutMs: number): Promise<void> {
     const { group, remote } = splitFileId(id)
     if (!this.storages) {
@@ -57,7 +61,7 @@ export class FastdfsTarget implements Target {
     for (;;) {
       let have = 0
       for (const s of this.storages) {
-        const ok = await this.client.pool.with({ ...s }, (c) => queryFileInfo(c, group, remote, 3)).then(
+        const ok = await this.client.pool.with({ ...s }, (c) => queryFileInfo(c, group, remote, 7)).then(
           () => true,
           () => false,
         )

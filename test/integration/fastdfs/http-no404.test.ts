@@ -73,6 +73,8 @@ describe('no not-found right after upload', () => {
     const info = await rd.call(22, groupName('group1', remote))
     expect(info.status).toBe(0)
     expect(Number(info.body.readBigInt64BE(0))).toBe(data.length)
+    // QUERY_FILE_INFO with the LOCAL_ONLY flag (4) reports only B's own copy: how replication is probed.
+    expect((await rd.call(22, groupName('group1', remote), 7)).status).toBe(2)
     rd.destroy()
     // A connection that announced itself as a peer storage gets the plain answer.
     const peer = await RawConn.connect(c.port, b.ip)

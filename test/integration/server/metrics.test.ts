@@ -38,6 +38,7 @@ describe('/metrics', () => {
     const after = await scrape(mport)
     expect(after.get('tandem_requests_total{cmd="11",proto="fastdfs-storage"}')).toBe(1)
     expect(after.get('tandem_store_written_bytes_total')).toBeGreaterThanOrEqual(5000)
+    expect(after.get('tandem_bytes_total{dir="in",proto="fastdfs-storage"}')).toBe(5000)
   })
 
   it('the FastDFS tracker counts requests per command', async () => {
@@ -98,5 +99,7 @@ describe('/metrics', () => {
     const m = await scrape(xp)
     expect(m.get('tandem_requests_total{cmd="PUT",proto="mogstored"}')).toBe(1)
     expect(m.get('tandem_requests_total{cmd="GET",proto="mogstored"}')).toBe(1)
+    expect(m.get('tandem_bytes_total{dir="in",proto="mogstored"}')).toBe(3)
+    expect(m.get('tandem_bytes_total{dir="out",proto="mogstored"}')).toBe(3)
   })
 })

@@ -158,8 +158,12 @@ export const STORAGE_STATUS_NAME: Record<number, string> = Object.fromEntries(
 export const META_RECORD_SEP = 0x01
 export const META_FIELD_SEP = 0x02
 
-/** QUERY_FILE_INFO flags carried in the request header's status byte. */
-export const QUERY_FINFO_FLAGS = { NOT_CALC_CRC32: 1, KEEP_SILENT: 2 } as const
+/**
+ * QUERY_FILE_INFO flags carried in the request header's status byte. LOCAL_ONLY is a tandemfs
+ * extension: answer about this storage's own copy and never proxy to the creator (replication
+ * probes need that); the real storage only tests bits 1 and 2, so it ignores it.
+ */
+export const QUERY_FINFO_FLAGS = { NOT_CALC_CRC32: 1, KEEP_SILENT: 2, LOCAL_ONLY: 4 } as const
 
 /** Version string we report (the one real V6.16.1 clients and monitors expect to parse). */
 export const FDFS_VERSION = '6.16.1'

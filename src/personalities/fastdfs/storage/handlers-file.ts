@@ -193,7 +193,7 @@ export async function handleQueryInfo(ctx: StorageContext, req: Request): Promis
   const f = await groupAndName(ctx, req)
   const st = await f.store.stat(f.key)
   if (!st) {
-    if (await ctx.proxyMissing?.(req, f.d, f.head)) return
+    if (!(req.status & QUERY_FINFO_FLAGS.LOCAL_ONLY) && (await ctx.proxyMissing?.(req, f.d, f.head))) return
     throw enoent(`file ${f.name} not found`)
   }
   let crc = f.d.crc32

@@ -3,6 +3,7 @@
  * FDFSStorageStatBuff (V6.16.1): 3 x int32 connection counts, then 42 int64s in
  * the order below. The server bumps them; the tracker reporter encodes them.
  */
+import { countBytes } from '../../../server/process-metrics.js'
 
 /** The 42 int64 fields, in wire order. */
 export const STAT_FIELDS = [
@@ -50,6 +51,7 @@ export class StorageStats {
     if (op === 'upload' || op === 'append' || op === 'modify' || op === 'download') {
       this.v[`total_${op}_bytes` as StatField] += bytes
       if (ok) this.v[`success_${op}_bytes` as StatField] += bytes
+      if (ok && bytes) countBytes('fastdfs-storage', op === 'download' ? 'out' : 'in', bytes)
     }
     if (ok && op !== 'download' && op !== 'get_meta') this.v.last_source_update = Math.floor(Date.now() / 1000)
     this.changes++

@@ -28,7 +28,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { ENGINE_ERRORS as E, isEngineError } from '../../../engine/errors.js'
 import { logger } from '../../../log.js'
 import { DevStores, resolveUrlPath } from './dev-stores.js'
-import { countRequest } from '../../../server/process-metrics.js'
+import { countBytes, countRequest } from '../../../server/process-metrics.js'
 
 const log = logger('mogilefs.mogstored.http')
 
@@ -120,7 +120,15 @@ export async function buildMogstoredHttp(o: MogstoredHttpOptions): Promise<Fasti
     },
     serverFactory: (handler) => {
       const s = http.createServer({ requireHostHeader: false, requestTimeout: 0, noDelay: true }, handler)
-      s.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => res.once('finish', () => countRequest('mogstored', req.method ?? '', res.statusCode < 400)))
+      s.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
+        res.once('finish', () => {
+          countRequest('mogstored', req.method ?? '', res.statusCode < 400)
+          if (res.statusCode >= 400) return
+          if (req.method === 'PUT') countBytes('mogstored', 'in', Number(req.headers['content-length'] ?? 0) || 0)
+          // Headers given to writeHead are invisible to getHeader; read the length from the head that was sent.
+          else if (req.method === 'GET') countBytes('mogstored', 'out', Number(/\r\ncontent-length: *(\d+)/i.exec((res as unknown as { _header?: string })._header ?? '')?.[1] ?? 0))
+        }),
+      )
       // Why 30 s: what Perlbal advertises (`Keep-Alive: timeout=30`); the tracker
       // keeps pooled connections to storage nodes between monitor rounds.
       s.keepAliveTimeout = 30_000
