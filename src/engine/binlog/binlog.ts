@@ -199,43 +199,63 @@ export class Binlog extends EventEmitter {
   async read(from: BinlogPosition, max: number, maxBytes = 1024 * 1024): Promise<{ records: string[]; next: BinlogPosition }> {
     let pos = { ...from }
     for (;;) {
-      const limit = pos.index === this.index ? this.size : Infinity
-      let fh: fsp.FileHandle
-      try {
-        fh = await fsp.open(this.fileName(pos.index), 'r')
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && pos.index < this.index) {
+      const fd = this.readFd(pos.index)
+      if (fd === undefined) {
+        if (pos.index < this.index) {
           pos = { index: pos.index + 1, offset: 0 }
           continue
         }
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], next: pos }
+        return { records: [], next: pos }
+      }
+      // The current file's flushed size is known; older files are complete.
+      const fileSize = pos.index === this.index ? this.size : fs.fstatSync(fd).size
+      if (pos.offset >= fileSize) {
+        if (pos.index < this.index) {
+          pos = { index: pos.index + 1, offset: 0 }
+          continue
+        }
+        return { records: [], next: pos }
+      }
+      const want = Math.min(fileSize - pos.offset, maxBytes)
+      const buf = Buffer.allocUnsafe(want)
+      // Why a synchronous positional read: senders read what was appended microseconds
+      // ago (page cache), once per wake-up; a thread-pool open/stat/read/close per call
+      // was a large share of the sync cost per small file.
+      const bytesRead = fs.readSync(fd, buf, 0, want, pos.offset)
+      const records: string[] = []
+      let start = 0
+      for (let i = 0; i < bytesRead && records.length < max; i++) {
+        if (buf[i] === 0x0a) {
+          records.push(buf.toString('utf8', start, i))
+          start = i + 1
+        }
+      }
+      return { records, next: { index: pos.index, offset: pos.offset + start } }
+    }
+  }
+
+  /** Read descriptors, kept open per binlog file (shared by every reader; reads are positional). */
+  private readonly readFds = new Map<number, number>()
+
+  private readFd(index: number): number | undefined {
+    let fd = this.readFds.get(index)
+    if (fd === undefined) {
+      try {
+        fd = fs.openSync(this.fileName(index), 'r')
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
         throw e
       }
-      try {
-        const fileSize = Math.min((await fh.stat()).size, limit)
-        if (pos.offset >= fileSize) {
-          if (pos.index < this.index) {
-            pos = { index: pos.index + 1, offset: 0 }
-            continue
-          }
-          return { records: [], next: pos }
+      this.readFds.set(index, fd)
+      // Readers move forward: descriptors of files two behind the newest one opened are done.
+      for (const [i, old] of this.readFds) {
+        if (i < index - 1) {
+          fs.closeSync(old)
+          this.readFds.delete(i)
         }
-        const want = Math.min(fileSize - pos.offset, maxBytes)
-        const buf = Buffer.allocUnsafe(want)
-        const { bytesRead } = await fh.read(buf, 0, want, pos.offset)
-        const records: string[] = []
-        let start = 0
-        for (let i = 0; i < bytesRead && records.length < max; i++) {
-          if (buf[i] === 0x0a) {
-            records.push(buf.toString('utf8', start, i))
-            start = i + 1
-          }
-        }
-        return { records, next: { index: pos.index, offset: pos.offset + start } }
-      } finally {
-        await fh.close()
       }
     }
+    return fd
   }
 
   /** Resolves when something is appended after `pos`, or after `ms` (whichever first). */
@@ -284,6 +304,8 @@ export class Binlog extends EventEmitter {
     if (this.flushing) await this.flushing
     if (this.fd >= 0) fs.closeSync(this.fd)
     this.fd = -1
+    for (const fd of this.readFds.values()) fs.closeSync(fd)
+    this.readFds.clear()
     this.fh = undefined
   }
 }

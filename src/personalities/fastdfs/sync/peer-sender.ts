@@ -229,11 +229,13 @@ export class PeerSender {
             this.busy = false
             const justDone = !!this.syncOld && !this.syncOldDone
             this.syncOldDone = !!this.syncOld
-            await this.saveCursor(true, true)
+            // Rate-limited like every other save (a crash re-sends at most SAVE_EVERY_MS of records,
+            // answered EEXIST); only the end of the initial sync must be on disk at once.
+            await this.saveCursor(justDone, justDone)
             if (justDone) log.info({ peer: this.peer.id }, 'initial sync (sync old) done')
             this.hooks.onCaughtUp?.({ syncOldJustDone: justDone })
           }
-          await this.saveCursor(true)
+          await this.saveCursor(false)
           if (Date.now() - idleSince >= this.src.heartbeatMs) {
             const st = await this.request(async () => ({ head: encodeHeader(0, COMMON_CMD.ACTIVE_TEST) }))
             if (st !== 0) throw this.broken ?? new Error(`ACTIVE_TEST status ${st}`)
