@@ -20,6 +20,8 @@ export interface RepResult {
   machineBusySeconds: number
   /** Replication backlog right after the rep, read from the daemons' /metrics (FastDFS: binlog bytes; MogileFS: queued fids). */
   replBacklog?: number
+  /** Worst per-peer sync lag (s) right after the rep, from /metrics (FastDFS). */
+  replLagSec?: number
 }
 
 export interface CellResult {
@@ -117,8 +119,8 @@ export function markdown(r: Report): string {
   }
   const backlog = r.cells.filter((c) => c.reps.some((x) => x.replBacklog !== undefined))
   if (backlog.length) {
-    out.push('', '## Replication backlog right after each rep (from the daemons\' /metrics)', '', '| target | op | size | clients | backlog per rep |', '|---|---|---|---|---|')
-    for (const c of backlog) out.push(`| ${c.target} | ${c.op} | ${fmtSize(c.size)} | ${c.clients} | ${c.reps.map((x) => x.replBacklog ?? '–').join(', ')} |`)
+    out.push('', '## Replication state right after each rep (from the daemons\' /metrics)', '', 'Backlog: FastDFS binlog bytes not yet acknowledged by peers; MogileFS fids queued for replication. Lag: worst per-peer sync lag in seconds (FastDFS).', '', '| target | op | size | clients | backlog per rep | lag s per rep |', '|---|---|---|---|---|---|')
+    for (const c of backlog) out.push(`| ${c.target} | ${c.op} | ${fmtSize(c.size)} | ${c.clients} | ${c.reps.map((x) => x.replBacklog ?? '–').join(', ')} | ${c.reps.map((x) => x.replLagSec ?? '–').join(', ')} |`)
   }
   if (r.lags.length) {
     out.push('', '## Replication lag (upload reply → second copy readable)', '', '| target | size | samples | p50 ms | p90 ms | p99 ms | max ms | errors |', '|---|---|---|---|---|---|---|---|')

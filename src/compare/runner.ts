@@ -134,22 +134,23 @@ async function lagProbe(t: Target, size: number, samples: number): Promise<LagRe
   return res
 }
 
-/** Sum of the replication backlog series over the target's daemons; undefined without /metrics. */
-async function replicationBacklog(t: Target): Promise<number | undefined> {
+/**
+ * Replication state read from the target's daemons' /metrics right after a rep: the summed
+ * backlog (FastDFS binlog bytes not acknowledged by peers, MogileFS queued fids) and the worst
+ * per-peer sync lag in seconds (FastDFS). Undefined when the target exposes no such series.
+ */
+async function replicationState(t: Target): Promise<{ backlog?: number; lagSec?: number }> {
   const urls = t.metricsUrls?.() ?? []
-  if (!urls.length) return undefined
-  let sum = 0
-  let seen = false
+  let backlog: number | undefined
+  let lagSec: number | undefined
   for (const u of urls) {
     const text = await fetch(u).then((r) => r.text()).catch(() => '')
     for (const [k, v] of parsePrometheus(text)) {
-      if (k.startsWith('tandem_sync_backlog_bytes') || k.startsWith('tandem_mogilefs_replication_queue')) {
-        sum += v
-        seen = true
-      }
+      if (k.startsWith('tandem_sync_backlog_bytes') || k.startsWith('tandem_mogilefs_replication_queue')) backlog = (backlog ?? 0) + v
+      if (k.startsWith('tandem_sync_lag_seconds')) lagSec = Math.max(lagSec ?? 0, v)
     }
   }
-  return seen ? sum : undefined
+  return { backlog, lagSec }
 }
 
 /** Run `scenario` against `targets`; returns the report (not yet written). */
@@ -166,11 +167,12 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
   const state: RunState = { ids: new Map() }
   const readRatio = scenario.readRatio ?? 0.9
   const ordered = ['upload', 'download', 'mixed', 'delete'].filter((o) => scenario.ops.includes(o as never))
-  const cellsTotal = scenario.sizes.length * ordered.length * scenario.clients.length * targets.length * scenario.reps
+  const clientsOf = (size: number) => (scenario.bigSizeLimit && size > scenario.bigSizeLimit ? scenario.clients.slice(0, 1) : scenario.clients)
+  const cellsTotal = scenario.sizes.reduce((a, size) => a + clientsOf(size).length, 0) * ordered.length * targets.length * scenario.reps
   let done = 0
   for (const size of scenario.sizes) {
     const body = payload(size)
-    const clientsFor = scenario.bigSizeLimit && size > scenario.bigSizeLimit ? scenario.clients.slice(0, 1) : scenario.clients
+    const clientsFor = clientsOf(size)
     for (const op of ordered) {
       for (const clients of clientsFor) {
         const cells = new Map(targets.map((t) => [t.name, { target: t.name, op, size, clients, reps: [] as RepResult[] } satisfies CellResult]))
@@ -197,7 +199,11 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
             while (ids.length < need) ids.push(await t.upload(body))
             progress(`[${++done}/${cellsTotal}] ${t.name} ${op} ${size}B × ${clients} (rep ${rep + 1}/${scenario.reps})`)
             const r = await measure(t, op, size, clients, scenario.durationSec, body, ids, readRatio)
-            if (op === 'upload' || op === 'mixed') r.replBacklog = await replicationBacklog(t)
+            if (op === 'upload' || op === 'mixed') {
+              const st = await replicationState(t)
+              r.replBacklog = st.backlog
+              r.replLagSec = st.lagSec
+            }
             cells.get(t.name)!.reps.push(r)
             // Everything the machine did beyond our daemons and this driver is "foreign" load.
             const ours = Object.values(r.cpu).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0)
