@@ -29,6 +29,8 @@ export interface Scenario {
   lag?: { sizes: number[]; samples: number }
   /** Larger sizes listed here only run with the first client count (64 MiB × 32 clients would take minutes). */
   bigSizeLimit?: number
+  /** Unmeasured upload+download pairs per target and size before its first cell (default: up to 200, fewer for big files). */
+  warmup?: number
 }
 
 export interface Progress {
@@ -185,7 +187,7 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
               state.ids.set(key, [])
               // Unmeasured warm-up per target and size (JIT, connection pools, page cache),
               // so the first measured cell is not a cold start for some targets only.
-              const n = Math.max(2, Math.min(200, Math.floor(64 * 2 ** 20 / size)))
+              const n = scenario.warmup ?? Math.max(2, Math.min(200, Math.floor(64 * 2 ** 20 / size)))
               progress(`warm-up ${t.name} ${size}B × ${n}`)
               for (let i = 0; i < n; i++) {
                 const id = await t.upload(body)
