@@ -23,7 +23,7 @@ import { headSize, httpDigest, mgmtDigest } from '../tracker/storage-http.js'
 import { HASHNAMES, HASHTYPES } from '../db/types.js'
 import { multipleHosts, policyMin } from './policy.js'
 import { fidLocks } from './fid-locks.js'
-import { Sleeper } from './sleeper.js'
+import { jobLoop, Sleeper } from './sleeper.js'
 import { logger } from '../../../log.js'
 
 const log = logger('mogilefs.fsck')
@@ -44,18 +44,8 @@ export class Fsck {
   ) {}
 
   start(): void {
-    this.loopP = (async () => {
-      while (!this.stopped) {
-        let worked = false
-        try {
-          worked = await this.step()
-        } catch (e) {
-          log.error({ err: e }, 'fsck step failed')
-        }
-        // Why 1 s when idle: fsck is background work; a start command wakes us at once.
-        if (!worked) await this.sleeper.sleep(1000)
-      }
-    })()
+    // Why 1 s when idle: fsck is background work; a start command wakes us at once.
+    this.loopP = jobLoop({ step: () => this.step(), sleeper: this.sleeper, idleMs: 1000, stopped: () => this.stopped, onError: (e) => log.error({ err: e }, 'fsck step failed') })
   }
 
   async stop(): Promise<void> {

@@ -16,7 +16,7 @@ import { fidUrl } from '../tracker/paths.js'
 import { copy, httpDelete } from '../tracker/storage-http.js'
 import { weightedShuffle } from '../tracker/weighted.js'
 import { fidLocks } from './fid-locks.js'
-import { Sleeper } from './sleeper.js'
+import { jobLoop, Sleeper } from './sleeper.js'
 import { logger } from '../../../log.js'
 
 const log = logger('mogilefs.rebalance')
@@ -47,16 +47,8 @@ export class Rebalancer {
     this.loopP = (async () => {
       // A rebalance this host ran before a restart is not resumed: mark it stopped.
       if ((await this.store.setting('rebal_host').catch(() => undefined)) === os.hostname()) await this.store.setSetting('rebal_host', undefined).catch(() => {})
-      while (!this.stopped) {
-        let worked = false
-        try {
-          worked = await this.step()
-        } catch (e) {
-          log.error({ err: e }, 'rebalance step failed')
-        }
-        // Why 1 s when idle: background work; rebalance_start wakes us at once.
-        if (!worked) await this.sleeper.sleep(1000)
-      }
+      // Why 1 s when idle: background work; rebalance_start wakes us at once.
+      await jobLoop({ step: () => this.step(), sleeper: this.sleeper, idleMs: 1000, stopped: () => this.stopped, onError: (e) => log.error({ err: e }, 'rebalance step failed') })
     })()
   }
 

@@ -23,3 +23,20 @@ export class Sleeper {
     for (const w of ws) w()
   }
 }
+
+/**
+ * The loop of a queue-driven job: run `step` until `stopped()`; when a step found
+ * nothing to do, sleep `idleMs` or until the sleeper is woken. A failing step is
+ * reported to `onError` and the loop goes on (one bad fid must not stop a job).
+ */
+export async function jobLoop(o: { step: () => Promise<boolean>; sleeper: Sleeper; idleMs: number; stopped: () => boolean; onError: (e: unknown) => void }): Promise<void> {
+  while (!o.stopped()) {
+    let worked = false
+    try {
+      worked = await o.step()
+    } catch (e) {
+      o.onError(e)
+    }
+    if (!worked) await o.sleeper.sleep(o.idleMs)
+  }
+}
