@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { startCluster, type Cluster } from '../deploy/local-cluster.js'
 import { writeReport } from './report.js'
+import { probeCreateMicros, SLOW_CREATE_MICROS, spreadInodes } from './fs-probe.js'
 import { runScenario, type Scenario } from './runner.js'
 import { FastdfsTarget, MogilefsTarget } from './targets.js'
 import type { Target } from './target.js'
@@ -62,6 +63,8 @@ export interface CompareOptions {
   class?: string
   only?: string
   out?: string
+  /** Where the tandem clusters keep their data (default: the OS temp dir). */
+  dataDir?: string
   /** No progress output (tests). */
   quiet?: boolean
 }
@@ -79,7 +82,9 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
   }
   const clusters: Cluster[] = []
   const targets: Target[] = []
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tandem-compare-'))
+  const dataDir = mkdtempSync(path.join(o.dataDir ?? os.tmpdir(), 'tandem-compare-'))
+  const spread = spreadInodes(dataDir)
+  const createUs = probeCreateMicros(dataDir)
   let dropAfter: string | undefined
   try {
     if (want('tandem-fastdfs') || want('tandem-mogilefs-sqlite')) {
@@ -109,6 +114,13 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
     }
     if (!targets.length) throw new Error('no targets selected')
     const report = await runScenario(scenario, targets, command, progress)
+    report.machine.createMicros = Math.round(createUs)
+    if (createUs > SLOW_CREATE_MICROS) {
+      report.warnings.push(
+        `creating a file in ${dataDir} cost ${Math.round(createUs)} µs before the run (a quiet ext4 takes 15–60 µs${spread ? '' : '; chattr +T failed'}): ` +
+          'file-creating cells of the tandem targets are skewed by a recent mass delete on this filesystem (ext4 without a journal skips recently freed inodes one by one); wait 5 minutes or pass --data-dir on another filesystem',
+      )
+    }
     if (tty) process.stderr.write('\n')
     const stamp = report.startedAt.replace(/[:.]/g, '-')
     const out = writeReport(report, o.out ?? path.join(COMPARE_DIR, 'results', stamp))
@@ -133,6 +145,7 @@ export async function compareMain(args: string[]): Promise<number> {
     .option('--mogilefs-tracker <host:port>', 'also measure an external MogileFS cluster (repeatable)', collect)
     .option('--domain <domain>', 'MogileFS domain for --mogilefs-tracker')
     .option('--class <class>', 'MogileFS class for --mogilefs-tracker')
+    .option('--data-dir <dir>', 'parent directory for the tandem clusters\' data (default: the OS temp dir)')
     .option('--only <targets>', 'comma-separated subset: tandem-fastdfs, tandem-mogilefs-sqlite, tandem-mogilefs-mysql')
     .option('--out <dir>', 'results directory (default compare/results/<timestamp>)')
     .exitOverride()
@@ -153,6 +166,7 @@ export async function compareMain(args: string[]): Promise<number> {
       domain: o.domain,
       class: o.class,
       only: o.only,
+      dataDir: o.dataDir,
       out: o.out,
     },
     `npm run compare -- ${args.join(' ')}`.trim(),

@@ -8,6 +8,7 @@
  * stdout/stderr go to the log file, and it writes the pid file only once it
  * serves, so the parent's "started" means "accepting connections".
  */
+import { startCpuProfile } from './cpu-profile.js'
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -119,6 +120,7 @@ async function startDetached(spec: DaemonSpec): Promise<number> {
 
 /** Serve in this process until SIGTERM/SIGINT; write the pid file once listening. */
 async function foreground(spec: DaemonSpec): Promise<number> {
+  const stopProfile = startCpuProfile(spec.name)
   let running: Running
   try {
     running = await spec.run()
@@ -154,6 +156,7 @@ async function foreground(spec: DaemonSpec): Promise<number> {
     process.on('SIGINT', () => onSignal('SIGINT'))
   })
   await metricsSrv?.close()
+  await stopProfile().catch((e) => log.warn({ err: e }, 'writing the CPU profile failed'))
   if (readPid(spec.pidFile) === process.pid) rmSync(spec.pidFile, { force: true })
   log.info(`${spec.name} stopped`)
   return 0

@@ -110,12 +110,22 @@ export async function startStorageServer(o: StorageServerOptions): Promise<TcpSe
   return srv
 }
 
+/**
+ * Most sync replies held back before a write. Why 8: the sender keeps up to 32
+ * records in flight, so it gets acks in several batches per window and never
+ * stalls waiting for a whole window's worth.
+ */
+const COALESCE_MAX = 8
+
 async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions, sweeper: StallSweeper): Promise<void> {
   const stats = o.ctx.store.stats
   stats.connOpened()
   const reader = new SocketReader(sock)
   const live: Live = { sock, reader, busy: false, mark: -1, still: 0 }
   sweeper.add(live)
+  // Reply coalescing for pipelined sync records (see COALESCE_MAX).
+  let corked = false
+  let held = 0
   try {
     for (;;) {
       if (srv.isClosing) return
@@ -133,6 +143,18 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         return
       }
       if (cmd === COMMON_CMD.QUIT) return
+      // A peer pipelines sync records; their tiny replies are held (cork) while more requests are
+      // already buffered and go out in one write, which saves a syscall and a wakeup per record on
+      // both storages. Anything else (a download may stream with backpressure) runs uncorked.
+      const coalesce = SYNC_HANDLERS[cmd] !== undefined
+      if (coalesce && !corked) {
+        sock.cork()
+        corked = true
+        held = 0
+      } else if (!coalesce && corked) {
+        sock.uncork()
+        corked = false
+      }
       const req = new Request(sock, reader, cmd, hb[9], length)
       srv.busy(sock, true)
       live.busy = true
@@ -162,11 +184,16 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
       } finally {
         live.busy = false
         srv.busy(sock, false)
+        if (corked && (++held >= COALESCE_MAX || reader.buffered < HEADER_SIZE || sock.destroyed)) {
+          sock.uncork()
+          corked = false
+        }
       }
     }
   } catch (e) {
     if (!(e instanceof PeerClosedError)) log.debug({ err: e }, 'connection ended')
   } finally {
+    if (corked && !sock.destroyed) sock.uncork()
     sweeper.remove(live)
     stats.connClosed()
   }

@@ -217,6 +217,7 @@ export class PeerSender {
     let idleSince = Date.now()
     this.inflight = []
     this.broken = undefined
+    this.corked = false
     const replies = this.replyLoop()
     try {
       while (!this.stopped) {
@@ -258,10 +259,13 @@ export class PeerSender {
             continue
           }
           if (!this.wanted(rec)) continue
+          if (this.inflight.length >= WINDOW) this.flushQueued()
           while (this.inflight.length >= WINDOW && !this.broken) await new Promise<void>((r) => (this.slotWake = r))
           if (this.broken) throw this.broken
+          this.corkOnce()
           settled.push(this.send(rec, end))
         }
+        this.flushQueued()
         await Promise.all(settled)
         if (this.broken) throw this.broken
         readPos = next
@@ -275,6 +279,32 @@ export class PeerSender {
       this.inflightWake?.()
       await replies
     }
+  }
+
+  /**
+   * Write coalescing: the requests of one batch of binlog records are written
+   * while the socket is corked and go out in one writev when the chained
+   * writes reach the uncork step (`flushQueued`), instead of a syscall (and a
+   * peer wakeup) per record. Large bodies uncork first (they stream with
+   * backpressure, and 'drain' never comes while corked).
+   */
+  private corked = false
+
+  private corkOnce(): void {
+    if (this.corked || !this.sock) return
+    this.sock.cork()
+    this.corked = true
+  }
+
+  private uncorkNow(): void {
+    if (!this.corked) return
+    this.corked = false
+    this.sock?.uncork()
+  }
+
+  /** Uncork once every write queued so far has been issued. */
+  private flushQueued(): void {
+    this.chain = this.chain.then(() => this.uncorkNow())
   }
 
   private inflight: Array<(status: number) => void> = []
@@ -332,8 +362,13 @@ export class PeerSender {
       result = new Promise<number>((resolve) => this.inflight.push(resolve))
       this.inflightWake?.()
       try {
-        if (req.body) await writeWithBody(this.sock, req.head, req.body)
-        else this.sock.write(req.head)
+        if (req.body?.buffer) {
+          this.sock.write(req.head)
+          this.sock.write(req.body.buffer)
+        } else if (req.body) {
+          this.uncorkNow()
+          await writeWithBody(this.sock, req.head, req.body)
+        } else this.sock.write(req.head)
       } catch (e) {
         req.body?.stream.destroy()
         this.broken ??= e as Error
