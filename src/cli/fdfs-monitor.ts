@@ -101,7 +101,8 @@ function formatDetail(s: StorageStat, storages: StorageStat[], details?: Storage
     o += `\t\tsync from ${src.id} = ${ts ? formatDatetime(ts) : '-'} (${behind})\n`
   }
   for (const [peer, p] of Object.entries(d.pushing ?? {})) {
-    o += `\t\tsync to ${peer} = ${p.behindBytes} binlog bytes behind, ${p.parked} records parked${p.connected ? '' : ', not connected'}\n`
+    const records = p.behindRecords === undefined ? '' : `, ${p.behindRecords} records behind`
+    o += `\t\tsync to ${peer} = ${p.behindBytes} binlog bytes behind${records}, ${p.parked} records parked${p.connected ? '' : ', not connected'}\n`
   }
   return o
 }

@@ -78,3 +78,25 @@ export class CpuWindow {
     return { perProcess, machineBusySeconds: m1.busySeconds - (this.m0?.busySeconds ?? m1.busySeconds) }
   }
 }
+
+/**
+ * Wait until the machine is quiet: CPU busy below `maxCores` over a 500 ms
+ * window, or `capMs` passed. Returns the cores busy in the last window.
+ *
+ * Why: each target keeps working after its cell ends (the real FastDFS
+ * replicates a burst of uploads over the next seconds, MogileFS's replicate
+ * job drains its queue); without this the next target's cell, run on the
+ * same two cores, pays for it. Every target gets the same treatment.
+ */
+export async function settle(maxCores = 0.3, capMs = 30_000): Promise<number> {
+  const end = Date.now() + capMs
+  let cores = Infinity
+  while (Date.now() < end) {
+    const a = sampleMachine()
+    await new Promise((r) => setTimeout(r, 500))
+    const b = sampleMachine()
+    cores = (b.busySeconds - a.busySeconds) / 0.5
+    if (cores < maxCores) break
+  }
+  return cores
+}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import { logger } from '../log.js'
 import type { CellResult, LagResult, RepResult, Report } from './report.js'
-import { CpuWindow } from './proc-sampler.js'
+import { CpuWindow, settle } from './proc-sampler.js'
 import { LatencyRecorder } from './stats.js'
 import { parsePrometheus } from '../engine/metrics.js'
 import type { Target } from './target.js'
@@ -31,6 +31,8 @@ export interface Scenario {
   bigSizeLimit?: number
   /** Unmeasured upload+download pairs per target and size before its first cell (default: up to 200, fewer for big files). */
   warmup?: number
+  /** Wait for a quiet machine (< 0.3 cores busy, at most 30 s) before each measured cell (default true). */
+  settle?: boolean
 }
 
 export interface Progress {
@@ -200,6 +202,10 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
             const need = op === 'delete' ? clients * 20 : op === 'download' || op === 'mixed' ? Math.max(clients, 8) : 0
             while (ids.length < need) ids.push(await t.upload(body))
             progress(`[${++done}/${cellsTotal}] ${t.name} ${op} ${size}B × ${clients} (rep ${rep + 1}/${scenario.reps})`)
+            if (scenario.settle !== false) {
+              const busy = await settle()
+              if (busy >= 0.3) report.warnings.push(`${t.name} ${op} ${size}B×${clients} rep ${rep + 1}: started on a busy machine (${busy.toFixed(2)} cores after 30 s of waiting)`)
+            }
             const r = await measure(t, op, size, clients, scenario.durationSec, body, ids, readRatio)
             if (op === 'upload' || op === 'mixed') {
               const st = await replicationState(t)

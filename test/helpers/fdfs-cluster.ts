@@ -48,6 +48,8 @@ export interface ClusterOptions {
   trackers?: number
   /** Extra storage.conf lines. */
   storageConf?: string
+  /** Extra storage.conf lines for one storage (index in `storages`, its ip), e.g. its own metrics_addr. */
+  storageExtra?: (index: number, ip: string) => string
   http?: boolean
   tag?: string
 }
@@ -97,6 +99,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         'subdir_count_per_path = 4',
         o.http ? `http.server_port = ${httpPort}` : '',
         o.storageConf ?? '',
+        o.storageExtra?.(storages.length, ip) ?? '',
         extra,
       ].join('\n') + '\n',
     )

@@ -62,7 +62,7 @@ describe('new storage bootstrap', () => {
     expect(mon.stdout).toContain(`host = ${third.ip}:${c.port}  ACTIVE`)
     // Our tracker adds why each storage has its status and how far each replica lags.
     expect(mon.stdout).toContain('status reason = heartbeat received')
-    expect(mon.stdout).toMatch(/sync to \S+ = \d+ binlog bytes behind, 0 records parked/)
+    expect(mon.stdout).toMatch(/sync to \S+ = \d+ binlog bytes behind, \d+ records behind, 0 records parked/)
     expect(mon.stdout).toMatch(new RegExp(`sync from ${a.ip.replace(/\./g, '\\.')} = .*\\(\\d+ seconds behind\\)`))
   })
 

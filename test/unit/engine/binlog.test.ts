@@ -84,4 +84,40 @@ describe('Binlog', () => {
     for (let i = 0; i < 5; i++) await b.waitForAppend(b.end(), 1)
     expect(b.listenerCount('append')).toBe(0)
   })
+  it('counts records and bytes after a position across rotated files and a reopen', async () => {
+    const dir = tmpDir('binlogcount')
+    const b = await Binlog.open({ dir, rotateBytes: 25 })
+    const ends = []
+    for (let i = 0; i < 12; i++) ends.push(await b.append(`${i} C file${i}`))
+    expect(b.end().index).toBeGreaterThan(2)
+    expect(b.appendedRecords).toBe(12)
+    const start = { index: 0, offset: 0 }
+    expect(await b.countRecords(start, b.end())).toBe(12)
+    // From the end of record 3 (in some earlier file) to the end: 8 records, whatever the files.
+    expect(await b.countRecords(ends[3], b.end())).toBe(8)
+    expect(await b.countRecords(ends[3], ends[7])).toBe(4)
+    const total = Array.from({ length: 12 }, (_, i) => `${i} C file${i}\n`.length).reduce((x, y) => x + y)
+    expect(b.bytesAfter(start)).toBe(total)
+    expect(b.bytesAfter(ends[3])).toBe(total - 4 * '0 C file0\n'.length)
+    expect(b.bytesAfter(b.end())).toBe(0)
+    await b.close()
+    // A reopened binlog counts appends afresh; the count from a saved position still spans the files.
+    const again = await Binlog.open({ dir, rotateBytes: 25 })
+    expect(again.appendedRecords).toBe(0)
+    const mark = again.end()
+    await again.append('12 D file0')
+    expect(again.appendedRecords).toBe(1)
+    expect(await again.countRecords(ends[5], again.end())).toBe(7)
+    expect(await again.countRecords(mark, again.end())).toBe(1)
+    expect(again.bytesAfter(ends[10])).toBe('11 C file11\n'.length + '12 D file0\n'.length)
+    await again.close()
+  })
+
+  it('fsync mode counts appended records when they are flushed', async () => {
+    const b = await Binlog.open({ dir: tmpDir('binlogcountfs'), fsync: true, rotateBytes: 20 })
+    await Promise.all(Array.from({ length: 9 }, (_, i) => b.append(`${i} C x${i}`)))
+    expect(b.appendedRecords).toBe(9)
+    expect(await b.countRecords({ index: 0, offset: 0 }, b.end())).toBe(9)
+    await b.close()
+  })
 })

@@ -49,7 +49,7 @@ export type StorageDetails = Array<{
   status: number
   reason: string
   synced: Record<string, number>
-  pushing?: Record<string, { behindBytes: number; parked: number; connected: boolean }>
+  pushing?: Record<string, { behindBytes: number; behindRecords?: number; parked: number; connected: boolean }>
 }>
 
 export class TrackerClient {

@@ -10,6 +10,7 @@
  * connection (SYNC_REPORT 89).
  */
 import type { Socket } from 'node:net'
+import { ENGINE_ERRORS, isEngineError } from '../../../engine/errors.js'
 import { ERRNO, FIELD } from '../protocol/constants.js'
 import { getFixed } from '../protocol/header.js'
 import { MAX_REMOTE_NAME } from '../file-id.js'
@@ -58,8 +59,13 @@ function syncWhole(update: boolean): Handler {
       return req.ok()
     }
     if (size < 0 || size !== req.left) throw einval('sync file size does not match the body')
-    if (!update && (await f.store.stat(f.key))) throw new StorageError(ERRNO.EEXIST, `replica ${name} exists`)
-    await f.store.put(f.key, req.body(size), { size, overwrite: update, mtime: new Date(ts * 1000) })
+    try {
+      // overwrite false: the store refuses an existing replica before reading the body.
+      await f.store.put(f.key, req.body(size), { size, overwrite: update, mtime: new Date(ts * 1000) })
+    } catch (e) {
+      if (!update && isEngineError(e, ENGINE_ERRORS.EXISTS)) throw new StorageError(ERRNO.EEXIST, `replica ${name} exists`)
+      throw e
+    }
     ctx.store.stats.v.total_sync_in_bytes += size
     ctx.store.stats.v.success_sync_in_bytes += size
     ctx.store.stats.v.last_sync_update = Math.floor(Date.now() / 1000)

@@ -31,6 +31,8 @@ export interface StorageContext {
   waitCopies?(pos: BinlogPosition): Promise<void>
   /** A sync record from `peer` (REPORT_SERVER_ID value) with source timestamp `ts` was applied; absent = not tracked. */
   onSynced?(peer: string, ts: number): void
+  /** network_timeout in ms: how long a zero-copy download may wait for a client that stopped reading; absent = 60 s. */
+  networkTimeoutMs?: number
 }
 
 const now = () => Math.floor(Date.now() / 1000)

@@ -1,17 +1,18 @@
 /**
  * The storage daemon's built-in HTTP downloads (what nginx + fastdfs-nginx-module
  * do): started by storaged.ts when storage.conf has `http.server_port`, serving
- * http/app.ts on bind_addr. Files not here yet are fetched from holders: the
- * source storage (decoded from the name) first, then the other group members,
- * all assumed to use the same http.server_port (the trackers do not tell us
+ * http/app.ts on bind_addr. Files not here yet are fetched from holders in
+ * holders.ts order (the source storage, decoded from the name, first, then
+ * the other ACTIVE group members; the same order as protocol reads), all
+ * assumed to use the same http.server_port (the trackers do not tell us
  * their peers' HTTP ports; V6 storages have none).
  */
 import type { FastifyInstance } from 'fastify'
 import { logger } from '../../../log.js'
 import { buildFdfsHttpApp } from '../http/app.js'
 import { tryDecodeFileName } from '../file-id.js'
-import { STORAGE_STATUS as S } from '../protocol/constants.js'
 import { openRemote, statRemote } from './sync-source.js'
+import { readCandidates } from './holders.js'
 import type { FileStore } from './store.js'
 import type { StorageConfig } from './storage-conf.js'
 import type { StorageBrief } from './tracker-reporter.js'
@@ -31,12 +32,8 @@ export interface HttpDeps {
 export function holdersOf(remote: string, d: HttpDeps): string[] {
   const f = tryDecodeFileName(remote)
   if (!f) return []
-  const me = d.self()
-  const members = d.peers().filter((p) => p.ip && (p.id || p.ip) !== me && p.status !== S.DELETED && p.status !== S.IP_CHANGED)
-  const isSource = (p: StorageBrief) => (f.sourceId !== undefined ? p.id === String(f.sourceId) : p.ip === f.sourceIp)
-  members.sort((a, b) => Number(isSource(b)) - Number(isSource(a)))
   const host = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip)
-  return [...new Set(members.map((p) => `http://${host(p.ip)}:${d.cfg.httpPort}`))]
+  return [...new Set(readCandidates(f, d.peers(), d.self()).map((p) => `http://${host(p.ip)}:${d.cfg.httpPort}`))]
 }
 
 /** Listen on http.server_port; resolves with the running fastify instance (close() stops it). */

@@ -5,9 +5,11 @@
  * file it does not have, whose name says another member of our group created
  * it recently (within storage_sync_file_max_delay, from the tracker's
  * parameters), or asked while we are still being bootstrapped, forwards the
- * same request to the source storage and relays its reply. The source is
- * decoded from the file name (IP, or storage id) and looked up in the group
- * membership from the trackers.
+ * same request to a member that holds it and relays the reply. Members are
+ * asked in holders.ts order (the creator, decoded from the file name, first;
+ * then the other ACTIVE members); one that is unreachable or answers ENOENT
+ * passes the request to the next, the first other answer is relayed. When
+ * none has it the caller answers ENOENT itself.
  *
  * No loops: the proxy announces itself with REPORT_SERVER_ID (9) on its
  * connections, and a storage never proxies a request that arrived on a
@@ -17,10 +19,11 @@
 import net from 'node:net'
 import { logger } from '../../../log.js'
 import { SocketReader } from '../../../server/socket-reader.js'
-import { FIELD, HEADER_SIZE, STORAGE_CMD, STORAGE_STATUS as S } from '../protocol/constants.js'
+import { ERRNO, FIELD, HEADER_SIZE, STORAGE_CMD, STORAGE_STATUS as S } from '../protocol/constants.js'
 import { decodeHeader, encodeHeader, putFixed, respHeader } from '../protocol/header.js'
 import type { DecodedFileName } from '../file-id.js'
 import { syncPeerOf } from './handlers-sync.js'
+import { readCandidates } from './holders.js'
 import type { Request } from './request.js'
 import type { StorageBrief } from './tracker-reporter.js'
 
@@ -30,14 +33,15 @@ const log = logger('fastdfs.storage.proxy')
 const MAX_IDLE_PER_PEER = 4
 /** Replies up to this size are read whole and sent in one write; larger ones are streamed. */
 const SMALL_REPLY = 64 * 1024
-/** Why 3 s: peers are on the same LAN; a connect that takes longer means the source is down (we answer ENOENT). */
+/** Why 3 s: peers are on the same LAN; a connect that takes longer means that member is down (we ask the next one). */
 const CONNECT_TIMEOUT_MS = 3000
 
 export interface ProxyDeps {
   /** Our own source field in file names (ip or numeric id as a string). */
   selfSource(): string
-  /** Our wire identity for REPORT_SERVER_ID. */
+  /** Our wire identity for REPORT_SERVER_ID (and to never list ourselves as a holder). */
   myId(): string
+  /** Group membership from the trackers (ourselves included); empty before the first tracker answer. */
   peers(): StorageBrief[]
   /** storage_sync_file_max_delay in seconds (tracker parameter, default 1 day). */
   maxDelaySec(): number
@@ -55,52 +59,57 @@ interface Conn {
   key: string
 }
 
-/** Forwards reads for files this storage lacks to the storage that created them. */
+/** Forwards reads for files this storage lacks to a group member that holds them. */
 export class PeerProxy {
   private idle = new Map<string, Conn[]>()
   private closed = false
 
   constructor(private readonly d: ProxyDeps) {}
 
-  /** The group member that created `f`, when proxying applies; undefined otherwise. */
-  target(f: DecodedFileName): StorageBrief | undefined {
-    if (f.source === this.d.selfSource()) return undefined
+  /** The members to ask for `f`, in order, when proxying applies; empty otherwise (we created it, or it is too old to be lag). */
+  targets(f: DecodedFileName): StorageBrief[] {
+    if (f.source === this.d.selfSource()) return []
     const st = this.d.myStatus()
     const bootstrapping = st === S.INIT || st === S.WAIT_SYNC || st === S.SYNCING
     const age = Math.floor(Date.now() / 1000) - f.timestamp
-    if (!bootstrapping && age > this.d.maxDelaySec()) return undefined
-    const peers = this.d.peers()
-    const p = f.sourceId !== undefined ? peers.find((x) => x.id === String(f.sourceId)) : peers.find((x) => x.ip === f.sourceIp)
-    if (!p || !p.port || p.status === S.DELETED || p.status === S.IP_CHANGED) return undefined
-    return p
+    if (!bootstrapping && age > this.d.maxDelaySec()) return []
+    return readCandidates(f, this.d.peers(), this.d.myId())
   }
 
   /**
-   * Forward `req` (its whole body already read into `body`) to the creator of
-   * `f` and relay the reply. Returns false when proxying does not apply or the
-   * source cannot be reached (the caller then answers ENOENT itself).
+   * Forward `req` (its whole body already read into `body`) to the first
+   * member that has `f` and relay its reply. Returns false when proxying does
+   * not apply or no member could answer other than ENOENT (the caller then
+   * answers ENOENT itself).
    */
   async forward(req: Request, f: DecodedFileName, body: Buffer): Promise<boolean> {
     if (this.closed || syncPeerOf(req.sock)) return false
-    const p = this.target(f)
-    if (!p) return false
+    for (const p of this.targets(f)) {
+      if (this.closed) return false
+      if ((await this.ask(req, f, body, p)) === 'answered') return true
+    }
+    return false
+  }
+
+  /** Ask one member: 'answered' once its reply went to the client, 'next' when it is unreachable or lacks the file. */
+  private async ask(req: Request, f: DecodedFileName, body: Buffer, p: StorageBrief): Promise<'answered' | 'next'> {
     // A pooled connection the peer closed while idle fails on first use: retry once on a fresh one.
     for (let attempt = 0; attempt < 2; attempt++) {
       let c: Conn & { pooled: boolean }
       try {
         c = await this.acquire(p, attempt === 0)
       } catch (e) {
-        log.warn({ peer: `${p.ip}:${p.port}`, err: (e as Error).message }, 'source storage unreachable for a proxied read')
-        return false
+        log.warn({ peer: `${p.ip}:${p.port}`, err: (e as Error).message }, 'group member unreachable for a proxied read; trying the next')
+        return 'next'
       }
       const r = await this.once(req, f, body, p, c)
       if (r !== 'retry') return r
-      if (!c.pooled) return false
+      if (!c.pooled) return 'next'
     }
-    return false
+    return 'next'
   }
 
-  private async once(req: Request, f: DecodedFileName, body: Buffer, p: StorageBrief, c: Conn): Promise<boolean | 'retry'> {
+  private async once(req: Request, f: DecodedFileName, body: Buffer, p: StorageBrief, c: Conn): Promise<'answered' | 'next' | 'retry'> {
     let reusable = false
     try {
       c.sock.setTimeout(this.d.networkTimeoutSec * 1000)
@@ -111,14 +120,19 @@ export class PeerProxy {
       if (h.status !== 0) {
         if (len) await c.reader.skip(len)
         reusable = true
+        if (h.status === ERRNO.ENOENT) {
+          // That member has not got it either (a replica lagging like us): ask the next one.
+          log.debug({ name: f.remote, peer: `${p.ip}:${p.port}` }, 'member lacks the file too')
+          return 'next'
+        }
         req.fail(h.status)
-        return true
+        return 'answered'
       }
       if (len <= SMALL_REPLY) {
         const b = await c.reader.read(len)
         reusable = true
         req.ok(b)
-        return true
+        return 'answered'
       }
       req.replied = true
       const out = req.sock
@@ -129,7 +143,7 @@ export class PeerProxy {
       }
       reusable = true
       log.debug({ name: f.remote, from: `${p.ip}:${p.port}`, bytes: len }, 'proxied read')
-      return true
+      return 'answered'
     } catch (e) {
       // Once our reply header went out the client stream is out of step: the dispatcher closes it.
       if (req.replied) {

@@ -69,7 +69,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     store,
     storageId,
     upTime,
-    progress: () => Object.fromEntries((senders?.status() ?? []).map((s) => [s.peer, { behindBytes: s.behindBytes, parked: s.parked, connected: s.connected, lastSyncedTimestamp: s.lastSyncedTimestamp }])),
+    progress: () => Object.fromEntries((senders?.status() ?? []).map((s) => [s.peer, { behindBytes: s.behindBytes, behindRecords: s.behindRecords, parked: s.parked, connected: s.connected, lastSyncedTimestamp: s.lastSyncedTimestamp }])),
   })
   reporter.on('myIp', (v: string) => {
     ip = v
@@ -142,6 +142,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
         myIp: () => ip,
         proxyMissing: (req, f, body) => proxy.forward(req, f, body),
         onSynced: (peer, ts) => reporter.noteSynced(peer, ts),
+        networkTimeoutMs: cfg.networkTimeout * 1000,
         waitCopies:
           cfg.uploadMinCopies > 1
             ? async (pos) => {

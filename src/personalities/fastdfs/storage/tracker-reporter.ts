@@ -96,7 +96,7 @@ export interface ReporterOptions {
   /** Unix time the storage process started. */
   upTime: number
   /** Our sync senders' progress per peer, sent to our own trackers after each beat (TANDEM_SYNC_PROGRESS); absent = not sent. */
-  progress?: () => Record<string, { behindBytes: number; parked: number; connected: boolean; lastSyncedTimestamp: number }>
+  progress?: () => Record<string, { behindBytes: number; behindRecords: number; parked: number; connected: boolean; lastSyncedTimestamp: number }>
 }
 
 /**

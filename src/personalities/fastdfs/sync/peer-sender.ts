@@ -61,6 +61,15 @@ export class PeerSender {
   private syncOldDone = false
   private busy = true
   private nudged = false
+  /**
+   * Records-behind bookkeeping: `backlog.counted` records lay between the mark
+   * we started from and the binlog end at `backlog.appended` (the binlog's
+   * appendedRecords at that moment); `ackedRecords` counts every line the
+   * acknowledged position moved past since (wanted or not). `counted` is
+   * undefined while the start-up count runs.
+   */
+  private backlog?: { appended: number; counted?: number }
+  private ackedRecords = 0
 
   constructor(
     private readonly src: SyncSource,
@@ -111,17 +120,42 @@ export class PeerSender {
   }
 
   status(): SenderStatus {
-    const end = this.src.binlog.end()
     const pos = this.acked ?? { index: 0, offset: 0 }
     return {
       peer: this.peer.id,
       connected: this.connected,
       position: pos,
-      behindBytes: pos.index === end.index ? end.offset - pos.offset : end.offset,
+      behindBytes: this.src.binlog.bytesAfter(pos),
+      behindRecords: this.behindRecords(),
       lastSyncedTimestamp: this.lastTs,
       parked: this.parked.length,
       sentRecords: this.sent,
     }
+  }
+
+  /**
+   * Binlog records after the acknowledged position. While the start-up count
+   * is still running (a fraction of a second unless the backlog is large) this
+   * is a lower bound: only the records appended since start, less those acked.
+   */
+  private behindRecords(): number {
+    if (!this.backlog) return 0
+    const total = (this.backlog.counted ?? 0) + this.src.binlog.appendedRecords - this.backlog.appended
+    return Math.max(0, total - this.ackedRecords)
+  }
+
+  /** Count the records from the mark to the current end once; later appends come from appendedRecords. */
+  private countBacklog(): void {
+    const bl = this.src.binlog
+    // end() and appendedRecords are read in the same tick, so they describe the same point.
+    const to = bl.end()
+    const backlog: { appended: number; counted?: number } = { appended: bl.appendedRecords }
+    this.backlog = backlog
+    this.ackedRecords = 0
+    bl.countRecords({ index: this.cursor.index, offset: this.cursor.offset }, to).then(
+      (n) => (backlog.counted = n),
+      (e) => log.warn({ peer: this.peer.id, err: (e as Error).message }, 'cannot count the binlog backlog; records behind will read low'),
+    )
   }
 
   private markName(): string {
@@ -131,6 +165,7 @@ export class PeerSender {
   private async run(): Promise<void> {
     this.cursor = await this.src.binlog.cursor(this.markName())
     this.acked = { index: this.cursor.index, offset: this.cursor.offset }
+    this.countBacklog()
     this.lastTs = Number(this.cursor.extra.last_synced_timestamp ?? 0) || 0
     const x = this.cursor.extra
     if (!this.syncOld && x.need_sync_old === '1') this.syncOld = { until: Number(x.until_timestamp ?? 0) }
@@ -270,6 +305,7 @@ export class PeerSender {
         if (this.broken) throw this.broken
         readPos = next
         this.acked = next
+        this.ackedRecords += records.length
         this.ackWaiters.notify()
         await this.saveCursor(false)
       }

@@ -42,8 +42,10 @@ export interface SenderStatus {
   peer: string
   connected: boolean
   position: BinlogPosition
-  /** Bytes of binlog not yet acknowledged by the peer (in the current file). */
+  /** Bytes of binlog not yet acknowledged by the peer (across rotated binlog files). */
   behindBytes: number
+  /** Binlog records after the peer's acknowledged position (wanted or not; parked ones are before it and count in `parked`). */
+  behindRecords: number
   /** Source timestamp of the last record the peer acknowledged. */
   lastSyncedTimestamp: number
   parked: number

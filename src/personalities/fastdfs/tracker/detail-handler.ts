@@ -7,7 +7,7 @@
  * EINVAL and fdfs_monitor prints the classic output only.
  *
  * TANDEM_SYNC_PROGRESS (251), sent by our storages after each beat: JSON
- * `{ <peer>: { behindBytes, parked, connected, lastSyncedTimestamp } }` for
+ * `{ <peer>: { behindBytes, behindRecords, parked, connected, lastSyncedTimestamp } }` for
  * each peer it pushes to; kept in memory only and shown as `pushing`.
  * Called by server.ts.
  */
@@ -30,6 +30,8 @@ export interface StorageDetail {
 /** One sender's progress as a storage reports it. */
 export interface SenderProgress {
   behindBytes: number
+  /** Binlog records not yet acknowledged (absent from storages that predate it: left out, not 0). */
+  behindRecords?: number
   parked: number
   connected: boolean
   lastSyncedTimestamp: number
@@ -48,7 +50,13 @@ export function syncProgress(conn: Conn, body: Buffer): Reply {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return fail(ERRNO.EINVAL)
   const out: Record<string, SenderProgress> = {}
   for (const [k, p] of Object.entries(v as Record<string, Partial<SenderProgress>>).slice(0, FIELD.MAX_SERVERS_PER_GROUP)) {
-    out[k.slice(0, 64)] = { behindBytes: Number(p?.behindBytes) || 0, parked: Number(p?.parked) || 0, connected: !!p?.connected, lastSyncedTimestamp: Number(p?.lastSyncedTimestamp) || 0 }
+    out[k.slice(0, 64)] = {
+      behindBytes: Number(p?.behindBytes) || 0,
+      ...(p?.behindRecords === undefined ? {} : { behindRecords: Number(p.behindRecords) || 0 }),
+      parked: Number(p?.parked) || 0,
+      connected: !!p?.connected,
+      lastSyncedTimestamp: Number(p?.lastSyncedTimestamp) || 0,
+    }
   }
   progressOf.set(conn.storage!, out)
   return ok()
