@@ -20,6 +20,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { logger } from '../log.js'
 import { decodeArgs, encodeArgs } from '../personalities/mogilefs/protocol/args.js'
+import { ConnectionPool } from '../personalities/fastdfs/client/connection.js'
+import { TrackerClient } from '../personalities/fastdfs/client/tracker-client.js'
+import { STORAGE_STATUS } from '../personalities/fastdfs/protocol/constants.js'
 
 const log = logger('deploy.local')
 
@@ -142,6 +145,31 @@ async function mogEnsure(addr: string, cmd: string, args: Record<string, string 
 }
 
 /**
+ * Wait until `count` storages of `group` are ACTIVE on the tracker. Why: a
+ * second storage joins through WAIT_SYNC and is ACTIVE about a second later;
+ * uploads made before that all land on the first one (and stay readable only
+ * there for storage_sync_file_max_time), which would skew whatever runs next.
+ * Why 60 s: joining includes the initial (empty) sync and two beats.
+ */
+async function waitStoragesActive(tracker: string, group: string, count: number, ms = 60_000): Promise<void> {
+  const [host, port] = tracker.split(':')
+  const pool = new ConnectionPool({ connectMs: 5_000, networkMs: 10_000 })
+  const tc = new TrackerClient([{ host, port: Number(port) }], pool)
+  const deadline = Date.now() + ms
+  try {
+    for (;;) {
+      const list = await tc.listStorages(group).catch(() => [])
+      const active = list.filter((s) => s.status === STORAGE_STATUS.ACTIVE).length
+      if (active >= count) return
+      if (Date.now() > deadline) throw new Error(`FastDFS storages not ACTIVE after ${ms} ms (${active}/${count})`)
+      await new Promise((res) => setTimeout(res, 100))
+    }
+  } finally {
+    pool.close()
+  }
+}
+
+/**
  * Wait until the tracker's monitor has seen `count` devices writeable: until
  * then create_open answers no_devices, as the original does after a start.
  * Why 60 s: the first monitor round includes a write test on every device.
@@ -246,6 +274,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       const clientConf = path.join(base, 'client.conf')
       mkdirSync(path.join(base, 'client'), { recursive: true })
       writeFileSync(clientConf, [`base_path = ${path.join(base, 'client')}`, `tracker_server = ${tracker}`, `connect_timeout = 5`, `network_timeout = 60`, ''].join('\n'))
+      await waitStoragesActive(tracker, 'group1', storages.length)
       cluster.fastdfs = { tracker, storages, clientConf, group: 'group1' }
     }
 

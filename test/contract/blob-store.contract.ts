@@ -3,6 +3,7 @@
  * (tus-node-server style). Call `blobStoreContract(name, make)` from a test file.
  */
 import { createHash } from 'node:crypto'
+import { readSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { BlobStore } from '../../src/engine/blob/blob-store.js'
 import { crc32 } from '../../src/engine/crc32.js'
@@ -106,6 +107,26 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStore>):
       expect((await readAll(s, 'big/b'))?.equals(big)).toBe(true)
       expect((await readAll(s, 'big/b', { start: 100_000, end: 2_000_000 }))?.equals(big.subarray(100_000, 2_000_000))).toBe(true)
       expect((await s.checksum('big/b'))?.crc32).toBe(crc32(big))
+    })
+
+    it('a ReadHandle fd, when offered, reads the range by offset and closes with the stream', async () => {
+      const s = await make()
+      const big = Buffer.alloc(512 * 1024 + 5)
+      for (let i = 0; i < big.length; i++) big[i] = (i * 13) % 256
+      await s.put('fd/b', chunks(big), { size: big.length })
+      expect((await s.openRead('fd/b', { start: 0, end: 10 }))?.fd).toBeUndefined() // in-memory range: nothing open
+      const h = (await s.openRead('fd/b', { start: 70_000, end: 470_000 }))!
+      if (h.fd === undefined) return // optional: a store without local files streams only
+      expect(h.buffer).toBeUndefined()
+      const got = Buffer.alloc(h.end - h.start)
+      let off = 0
+      while (off < got.length) off += readSync(h.fd, got, off, got.length - off, h.start + off)
+      expect(got.equals(big.subarray(70_000, 470_000))).toBe(true)
+      // Destroying the unread stream releases the descriptor ('close' comes after it is closed).
+      await new Promise<void>((resolve) => {
+        h.stream.once('close', () => resolve())
+        h.stream.destroy()
+      })
     })
 
     it('append, modify, truncate', async () => {

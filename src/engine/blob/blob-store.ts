@@ -62,6 +62,15 @@ export interface ReadHandle {
   buffer?: Buffer
   /** The bytes of [start, end). Must be consumed or destroyed (nothing to release when `buffer` is set). */
   stream: Readable
+  /**
+   * The open file descriptor behind `stream`, for zero-copy sends (sendfile(2),
+   * see engine/io/sendfile.ts) by download handlers. Present only on the streamed
+   * path of a store with local files (absent when `buffer` is set). Valid until
+   * `stream.destroy()`, which closes it; use it only while the stream has not been
+   * read, read it only with explicit offsets (`start`..`end`), and destroy the
+   * stream afterwards.
+   */
+  fd?: number
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   appendBody,
   downloadBody,
   groupName,
+  header,
   long,
   modifyBody,
   RawConn,
@@ -87,6 +88,39 @@ describe('fdfs_storaged commands', () => {
     const r = await download(bigName)
     expect(r.body.length).toBe(big.length)
     expect(r.body.equals(big)).toBe(true)
+  })
+
+  it('downloads (14) files above 64 KiB (the zero-copy path when built) whole and in ranges, pipelined in order', async () => {
+    const big = Buffer.allocUnsafe(2 * 1024 * 1024 + 333)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 11)) & 0xff
+    const name = await upload(big)
+    const all = await download(name)
+    expect(all.status).toBe(0)
+    expect(all.body.equals(big)).toBe(true)
+    // offset + length, offset to the end, and a length past the end (clamped)
+    expect((await download(name, 100_001, 1_000_000)).body.equals(big.subarray(100_001, 1_100_001))).toBe(true)
+    expect((await download(name, 1_500_000)).body.equals(big.subarray(1_500_000))).toBe(true)
+    expect((await download(name, big.length - 70_000, 500_000)).body.equals(big.subarray(big.length - 70_000))).toBe(true)
+    // Pipelined: a large reply, a small one, a large range and a status-only reply leave in request order.
+    const p = await RawConn.connect(st.port)
+    const req = (b: Buffer) => Buffer.concat([header(b.length, 14), b])
+    p.write(Buffer.concat([
+      req(downloadBody('group1', name, 0, 0)),
+      req(downloadBody('group1', name, 5, 10)),
+      req(downloadBody('group1', name, 65_536, 65_537)),
+      header(0, 111),
+    ]))
+    expect((await p.reply()).body.equals(big)).toBe(true)
+    expect((await p.reply()).body.equals(big.subarray(5, 15))).toBe(true)
+    expect((await p.reply()).body.equals(big.subarray(65_536, 131_073))).toBe(true)
+    const active = await p.reply()
+    expect([active.status, active.body.length]).toEqual([0, 0])
+    p.destroy()
+    // A client that hangs up mid-download costs only its connection.
+    const h = await RawConn.connect(st.port)
+    h.send(14, downloadBody('group1', name))
+    h.destroy()
+    expect((await download(name, 7, 100_000)).body.equals(big.subarray(7, 100_007))).toBe(true)
   })
 
   it('deletes (12): file and its -m side file go, second delete is ENOENT', async () => {

@@ -16,6 +16,7 @@ import { handleDelete, handleDownload, handleGetMeta, handleQueryInfo, handleSet
 import { SYNC_HANDLERS } from './handlers-sync.js'
 import { readLen, Request } from './request.js'
 import { countRequest } from '../../../server/process-metrics.js'
+import { sendfileInFlight } from '../../../engine/io/sendfile.js'
 
 const log = logger('fastdfs.storage')
 
@@ -86,7 +87,9 @@ class StallSweeper {
     for (const l of this.live) {
       if (!l.busy) continue
       const p = l.reader.received + l.sock.bytesWritten
-      if (p !== l.mark) {
+      // A zero-copy download moves no byte through the socket object; it enforces the
+      // same network_timeout itself (sendFileToSocket's timeout), so it is not a stall here.
+      if (p !== l.mark || sendfileInFlight(l.sock)) {
         l.mark = p
         l.still = 0
       } else if (++l.still >= 2) {
@@ -111,11 +114,11 @@ export async function startStorageServer(o: StorageServerOptions): Promise<TcpSe
 }
 
 /**
- * Most sync replies held back before a write. Why 8: the sender keeps up to 32
- * records in flight, so it gets acks in several batches per window and never
+ * Most sync replies held back before a write. Why 16: the sender keeps up to 32
+ * records in flight, so it gets acks at least twice per window and never
  * stalls waiting for a whole window's worth.
  */
-const COALESCE_MAX = 8
+const COALESCE_MAX = 16
 
 async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions, sweeper: StallSweeper): Promise<void> {
   const stats = o.ctx.store.stats

@@ -1,0 +1,322 @@
+/*
+ * tandem_native: zero-copy file → socket sends for the download paths.
+ *
+ * JS API (loaded by src/engine/io/sendfile.ts, never used directly elsewhere):
+ *
+ *   sendfile(outFd, inFd, offset, length, timeoutMs) → { done: Promise<number>, cancel(): void }
+ *
+ * Sends `length` bytes of the file `inFd` starting at `offset` to the socket
+ * `outFd` with sendfile(2), on a libuv thread-pool thread (napi_create_async_work),
+ * so the event loop never copies the bytes through user space. `done` resolves
+ * with the number of bytes sent (less than `length` only when the file turned
+ * out shorter) or rejects with an Error carrying `code` ('EPIPE', 'ECONNRESET',
+ * 'ETIMEDOUT', 'ECANCELED', ...), `errno`, `syscall` and `bytesSent`.
+ *
+ * The socket stays non-blocking (libuv owns it and its flags are never touched):
+ * on EAGAIN the worker waits in poll(POLLOUT) for at most `timeoutMs`; a wait
+ * that times out fails with ETIMEDOUT. EINTR is retried.
+ *
+ * Descriptor lifetime: both descriptors are dup'ed on the calling (main) thread
+ * before the work is queued, and the duplicates are closed on the main thread
+ * when the work completes. So JS may close its own descriptors at any time (a
+ * socket destroyed by an error, a timeout sweep or a shutdown) without the
+ * worker ever writing to a descriptor number that was closed and reused for
+ * another file or connection. `cancel()` shuts the socket down through the
+ * duplicate, which wakes the worker at once (it then fails with ECANCELED);
+ * the loader calls it when the JS socket closes. After completion it is a no-op.
+ *
+ * SIGPIPE: Node ignores it process-wide, so a peer that went away shows up as
+ * EPIPE from sendfile(2), not as a signal.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__linux__)
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#define HAVE_SENDFILE 1
+#endif
+
+#define CHECK(env, call)                                       \
+  do {                                                         \
+    if ((call) != napi_ok) {                                   \
+      napi_throw_error((env), NULL, "napi call failed: " #call); \
+      return NULL;                                             \
+    }                                                          \
+  } while (0)
+
+#ifdef HAVE_SENDFILE
+
+/* Linux transfers at most this many bytes per sendfile(2) call. */
+#define MAX_PER_CALL ((size_t)0x7ffff000)
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int out_fd; /* our duplicate of the socket */
+  int in_fd;  /* our duplicate of the file */
+  int64_t offset;
+  int64_t length;
+  int timeout_ms;
+  /* Written by the worker, read on the main thread after completion. */
+  int64_t sent;
+  int err;
+  const char *syscall;
+  /* Main thread only. */
+  int done;      /* duplicates closed: cancel must not touch out_fd any more */
+  int cancelled; /* cancel() ran before completion */
+  int refs;      /* the async work + the cancel function; freed at 0 */
+} job_t;
+
+static void job_unref(job_t *j) {
+  if (--j->refs == 0) free(j);
+}
+
+static const char *errno_code(int e) {
+  switch (e) {
+    case EPIPE: return "EPIPE";
+    case ECONNRESET: return "ECONNRESET";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ECANCELED: return "ECANCELED";
+    case EBADF: return "EBADF";
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case ENOTSOCK: return "ENOTSOCK";
+    case ENOTCONN: return "ENOTCONN";
+    case ECONNABORTED: return "ECONNABORTED";
+    case ENETDOWN: return "ENETDOWN";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EOVERFLOW: return "EOVERFLOW";
+    case ESPIPE: return "ESPIPE";
+    case EFAULT: return "EFAULT";
+    case ENOSYS: return "ENOSYS";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case EAGAIN: return "EAGAIN";
+    default: return "UNKNOWN";
+  }
+}
+
+/* Build `Error(message)` with code, errno and syscall properties. */
+static napi_value make_error(napi_env env, int e, const char *syscall) {
+  char msg[256];
+  const char *code = errno_code(e);
+  snprintf(msg, sizeof msg, "%s: %s, %s", code, strerror(e), syscall);
+  napi_value jmsg, jcode, jerrno, jsys, err;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &jcode);
+  napi_create_int32(env, -e, &jerrno); /* negative, like Node's own system errors */
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys);
+  napi_create_error(env, jcode, jmsg, &err);
+  napi_set_named_property(env, err, "errno", jerrno);
+  napi_set_named_property(env, err, "syscall", jsys);
+  return err;
+}
+
+/* Thread-pool side: no napi calls here. */
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job_t *j = (job_t *)data;
+  off_t off = (off_t)j->offset;
+  int64_t left = j->length;
+  int hangup = 0;
+  while (left > 0) {
+    size_t want = (uint64_t)left > MAX_PER_CALL ? MAX_PER_CALL : (size_t)left;
+    ssize_t n = sendfile(j->out_fd, j->in_fd, &off, want);
+    if (n > 0) {
+      j->sent += n;
+      left -= n;
+      hangup = 0;
+      continue;
+    }
+    if (n == 0) break; /* end of file: the file is shorter than asked; the caller sees sent < length */
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      if (hangup) {
+        /* poll said the connection is gone, yet the socket claims to be merely full */
+        j->err = EPIPE;
+        j->syscall = "sendfile";
+        return;
+      }
+      struct pollfd p;
+      p.fd = j->out_fd;
+      p.events = POLLOUT;
+      p.revents = 0;
+      int r = poll(&p, 1, j->timeout_ms);
+      if (r == 0) {
+        j->err = ETIMEDOUT;
+        j->syscall = "poll";
+        return;
+      }
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        j->err = errno;
+        j->syscall = "poll";
+        return;
+      }
+      if (p.revents & POLLNVAL) {
+        j->err = EBADF;
+        j->syscall = "poll";
+        return;
+      }
+      /* POLLERR/POLLHUP: let the next sendfile report the real error (EPIPE, ECONNRESET). */
+      if (!(p.revents & POLLOUT)) hangup = 1;
+      continue;
+    }
+    j->err = e;
+    j->syscall = "sendfile";
+    return;
+  }
+}
+
+/* Main-thread side: settle the promise, close our duplicates. */
+static void complete(napi_env env, napi_status status, void *data) {
+  job_t *j = (job_t *)data;
+  close(j->out_fd);
+  close(j->in_fd);
+  j->done = 1;
+  if (status == napi_cancelled && j->err == 0) j->err = ECANCELED;
+  /* A shutdown by cancel() surfaces as EPIPE (or ENOTCONN); name the real cause. */
+  if (j->cancelled && j->err != 0 && j->err != ETIMEDOUT) {
+    j->err = ECANCELED;
+    j->syscall = "sendfile";
+  }
+  if (j->err != 0) {
+    napi_value err = make_error(env, j->err, j->syscall ? j->syscall : "sendfile");
+    napi_value sent;
+    napi_create_double(env, (double)j->sent, &sent);
+    napi_set_named_property(env, err, "bytesSent", sent); /* what reached the socket before the failure */
+    napi_reject_deferred(env, j->deferred, err);
+  } else {
+    napi_value v;
+    napi_create_double(env, (double)j->sent, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+  }
+  napi_delete_async_work(env, j->work);
+  job_unref(j);
+}
+
+static napi_value cancel_fn(napi_env env, napi_callback_info info) {
+  void *data;
+  if (napi_get_cb_info(env, info, NULL, NULL, NULL, &data) != napi_ok) return NULL;
+  job_t *j = (job_t *)data;
+  if (!j->done && !j->cancelled) {
+    j->cancelled = 1;
+    /* Wakes a worker blocked in poll() and makes sendfile fail; the descriptor is still ours. */
+    shutdown(j->out_fd, SHUT_RDWR);
+  }
+  return NULL;
+}
+
+static void cancel_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  job_unref((job_t *)data);
+}
+
+static int get_int64(napi_env env, napi_value v, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+static napi_value do_sendfile(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendfile(outFd, inFd, offset, length, timeoutMs) takes 5 arguments");
+    return NULL;
+  }
+  int64_t out_fd, in_fd, offset, length, timeout;
+  if (!get_int64(env, argv[0], &out_fd) || !get_int64(env, argv[1], &in_fd) || !get_int64(env, argv[2], &offset) ||
+      !get_int64(env, argv[3], &length) || !get_int64(env, argv[4], &timeout) || out_fd > INT32_MAX || in_fd > INT32_MAX ||
+      timeout < 1 || timeout > INT32_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendfile: descriptors, offset and length must be non-negative integers, timeoutMs a positive int32");
+    return NULL;
+  }
+
+  job_t *j = (job_t *)calloc(1, sizeof(job_t));
+  if (!j) {
+    napi_throw(env, make_error(env, ENOMEM, "calloc"));
+    return NULL;
+  }
+  j->offset = offset;
+  j->length = length;
+  j->timeout_ms = (int)timeout;
+  j->out_fd = fcntl((int)out_fd, F_DUPFD_CLOEXEC, 0);
+  if (j->out_fd < 0) {
+    int e = errno;
+    free(j);
+    napi_throw(env, make_error(env, e, "dup"));
+    return NULL;
+  }
+  j->in_fd = fcntl((int)in_fd, F_DUPFD_CLOEXEC, 0);
+  if (j->in_fd < 0) {
+    int e = errno;
+    close(j->out_fd);
+    free(j);
+    napi_throw(env, make_error(env, e, "dup"));
+    return NULL;
+  }
+
+  napi_value promise, name, cancel, result;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "tandem_sendfile", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok) {
+    /* Nothing queued: the promise (if made) is simply never settled and collected. */
+    close(j->out_fd);
+    close(j->in_fd);
+    free(j);
+    napi_throw_error(env, NULL, "sendfile: could not create the async work");
+    return NULL;
+  }
+  j->refs = 1; /* the async work */
+  if (napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, cancel_fn, j, &cancel) == napi_ok &&
+      napi_add_finalizer(env, cancel, j, cancel_finalize, NULL, NULL) == napi_ok) {
+    j->refs++;
+  } else {
+    napi_get_undefined(env, &cancel);
+  }
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    j->err = EAGAIN;
+    j->syscall = "queue";
+    complete(env, napi_generic_failure, j);
+  }
+  CHECK(env, napi_create_object(env, &result));
+  CHECK(env, napi_set_named_property(env, result, "done", promise));
+  CHECK(env, napi_set_named_property(env, result, "cancel", cancel));
+  return result;
+}
+
+#endif /* HAVE_SENDFILE */
+
+static napi_value init(napi_env env, napi_value exports) {
+#ifdef HAVE_SENDFILE
+  napi_value fn;
+  CHECK(env, napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, do_sendfile, NULL, &fn));
+  CHECK(env, napi_set_named_property(env, exports, "sendfile", fn));
+#else
+  (void)env;
+#endif
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
