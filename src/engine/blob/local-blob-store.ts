@@ -20,6 +20,7 @@ import { VolumeSpace } from '../disk/statfs.js'
 import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
+import { RecentCache } from './recent-cache.js'
 import { logger } from '../../log.js'
 import { addGaugeSource, processMetrics } from '../metrics.js'
 import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, KeyChooser, PutOptions, PutResult, ReadHandle } from './blob-store.js'
@@ -45,6 +46,8 @@ export interface LocalBlobStoreOptions {
    * acknowledging, which survives power loss at the cost of latency.
    */
   fsync?: FsyncPolicy
+  /** Bytes of recently written small blobs kept in memory for the reads that follow (recent-cache.ts); default 32 MiB, 0 = off. */
+  recentCacheBytes?: number
 }
 
 /** Validate a key and return its path segments. Throws BAD_KEY. */
@@ -71,6 +74,7 @@ export class LocalBlobStore implements BlobStore {
   private readonly fsync: FsyncPolicy
   private readonly knownDirs = new Set<string>()
   private readonly locks = new KeyedMutex()
+  private readonly recent: RecentCache
 
   private constructor(o: LocalBlobStoreOptions) {
     this.root = path.resolve(o.root)
@@ -78,6 +82,7 @@ export class LocalBlobStore implements BlobStore {
     this.space = new VolumeSpace(this.root)
     this.reserved = o.reserved
     this.fsync = o.fsync ?? 'never'
+    this.recent = new RecentCache(o.recentCacheBytes ?? 32 * 1024 * 1024)
   }
 
   /** Create the root and temp dir, and clear temp files a crash left behind. */
@@ -127,7 +132,10 @@ export class LocalBlobStore implements BlobStore {
     // Early refusal saves streaming a body that would be rejected; the link(2) at commit is what
     // actually guarantees no clobbering. existsSync: one stat, no thread-pool hop, no exception.
     if (!chooser && o.overwrite === false && fs.existsSync(this.file(key as string))) throw new EngineError(E.EXISTS, `blob exists: ${key}`)
-    if (chooser === undefined) checkKey(key as string)
+    if (chooser === undefined) {
+      checkKey(key as string)
+      this.recent.delete(key as string)
+    }
     if (o.size !== undefined) {
       await this.ensureFree(o.size)
       this.space.charge(o.size)
@@ -159,6 +167,7 @@ export class LocalBlobStore implements BlobStore {
       await fh.close()
       closed = true
       const finalKey = await this.commit(tmp, key, { crc32: crc, size: written }, noClobber)
+      this.recent.delete(finalKey)
       if (this.fsync === 'always') await this.syncDir(path.dirname(this.file(finalKey)))
       processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs: st.mtimeMs, crc32: crc, digest }
@@ -202,18 +211,21 @@ export class LocalBlobStore implements BlobStore {
     const digest = this.checkBody(o, written, hash)
     const crc = crc32Update(0, buf.subarray(0, written))
     const tmp = this.tmpName()
+    let mtimeMs = 0
     try {
       const fd = fs.openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
       try {
         let off = 0
         while (off < written) off += fs.writeSync(fd, buf, off, written - off)
         if (o.mtime) fs.futimesSync(fd, o.mtime, o.mtime)
+        mtimeMs = o.mtime ? o.mtime.getTime() : fs.fstatSync(fd).mtimeMs
       } finally {
         fs.closeSync(fd)
       }
       const finalKey = this.commitSync(tmp, key, { crc32: crc, size: written }, noClobber)
+      this.recent.set(finalKey, { buf: written === size ? buf : buf.subarray(0, written), mtimeMs })
       processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
-      return { key: finalKey, size: written, mtimeMs: o.mtime ? o.mtime.getTime() : Date.now(), crc32: crc, digest }
+      return { key: finalKey, size: written, mtimeMs, crc32: crc, digest }
     } catch (e) {
       try {
         fs.rmSync(tmp, { force: true })
@@ -282,6 +294,14 @@ export class LocalBlobStore implements BlobStore {
 
   async openRead(key: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined> {
     const p = this.file(key)
+    const hit = this.recent.get(key)
+    if (hit) {
+      const size = hit.buf.length
+      const start = range?.start ?? 0
+      const end = Math.min(range?.end ?? size, size)
+      if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
+      return smallHandle(size, hit.mtimeMs, start, end, hit.buf.subarray(start, end))
+    }
     // Why sync open/fstat/read: see putSmall; large ranges are streamed asynchronously below.
     let fd: number
     try {
@@ -334,6 +354,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<boolean> {
+    this.recent.delete(key)
     try {
       fs.unlinkSync(this.file(key))
       return true
@@ -345,28 +366,40 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async append(key: string, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
-    return this.locks.run(key, async () => {
-      const fh = await this.openExisting(key)
-      try {
-        const st = await fh.stat()
-        return await this.writeAt(fh, key, st.size, st.size, body, size, signal)
-      } finally {
-        await fh.close().catch(() => {})
-      }
-    })
+    this.recent.delete(key)
+    try {
+      return await this.locks.run(key, async () => {
+        const fh = await this.openExisting(key)
+        try {
+          const st = await fh.stat()
+          return await this.writeAt(fh, key, st.size, st.size, body, size, signal)
+        } finally {
+          await fh.close().catch(() => {})
+        }
+      })
+    } finally {
+      // Also after: nothing may have cached the key while it changed.
+      this.recent.delete(key)
+    }
   }
 
   async modify(key: string, offset: number, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
-    return this.locks.run(key, async () => {
-      const fh = await this.openExisting(key)
-      try {
-        const st = await fh.stat()
-        if (offset < 0 || offset > st.size) throw new EngineError(E.BAD_RANGE, `offset ${offset} beyond size ${st.size}`)
-        return await this.writeAt(fh, key, offset, st.size, body, size, signal)
-      } finally {
-        await fh.close().catch(() => {})
-      }
-    })
+    this.recent.delete(key)
+    try {
+      return await this.locks.run(key, async () => {
+        const fh = await this.openExisting(key)
+        try {
+          const st = await fh.stat()
+          if (offset < 0 || offset > st.size) throw new EngineError(E.BAD_RANGE, `offset ${offset} beyond size ${st.size}`)
+          return await this.writeAt(fh, key, offset, st.size, body, size, signal)
+        } finally {
+          await fh.close().catch(() => {})
+        }
+      })
+    } finally {
+      // Also after: nothing may have cached the key while it changed.
+      this.recent.delete(key)
+    }
   }
 
   /**
@@ -407,22 +440,30 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async truncate(key: string, size: number): Promise<BlobMeta> {
-    return this.locks.run(key, async () => {
-      const fh = await this.openExisting(key)
-      try {
-        const st = await fh.stat()
-        if (size > st.size) await this.ensureFree(size - st.size)
-        await fh.truncate(size)
-        if (this.fsync === 'always') await fh.datasync()
-        const st2 = await fh.stat()
-        return { key, size: st2.size, mtimeMs: st2.mtimeMs }
-      } finally {
-        await fh.close().catch(() => {})
-      }
-    })
+    this.recent.delete(key)
+    try {
+      return await this.locks.run(key, async () => {
+        const fh = await this.openExisting(key)
+        try {
+          const st = await fh.stat()
+          if (size > st.size) await this.ensureFree(size - st.size)
+          await fh.truncate(size)
+          if (this.fsync === 'always') await fh.datasync()
+          const st2 = await fh.stat()
+          return { key, size: st2.size, mtimeMs: st2.mtimeMs }
+        } finally {
+          await fh.close().catch(() => {})
+        }
+      })
+    } finally {
+      // Also after: nothing may have cached the key while it changed.
+      this.recent.delete(key)
+    }
   }
 
   async rename(from: string, to: string, overwrite = true): Promise<boolean> {
+    this.recent.delete(from)
+    this.recent.delete(to)
     const src = this.file(from)
     const dst = this.file(to)
     try {
@@ -442,6 +483,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async link(from: string, to: string): Promise<void> {
+    // After a hard link a write through either name changes both: neither is cached from here on.
+    this.recent.delete(from)
+    this.recent.delete(to)
     const src = this.file(from)
     const dst = this.file(to)
     await this.ensureDir(path.dirname(dst))
