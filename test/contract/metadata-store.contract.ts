@@ -130,6 +130,110 @@ export function metadataStoreContract(name: string, open: () => Promise<{ store:
       expect(await s.files.devids(gone)).toEqual([1, 2])
     })
 
+    it('commit of a new key writes exactly the file, file_on, checksum and due replication rows', async () => {
+      const fid = await s.files.createTempfile({ dmid, dkey: 'fp-new', classid: 1, devids: [1, 2] })
+      expect(await s.files.commit({ fid, dmid, dkey: 'fp-new', length: 1234, classid: 1, devid: 2, consumeTempfile: true, checksum: { hashtype: 1, digest: Buffer.alloc(16, 9) } })).toEqual({ oldFid: undefined })
+      const row = await s.files.byFid(fid)
+      expect({ ...row, fid: Number(row?.fid), length: Number(row?.length), devcount: Number(row?.devcount), classid: Number(row?.classid) }).toMatchObject({ fid, dmid, dkey: 'fp-new', length: 1234, classid: 1, devcount: 1 })
+      expect(await s.files.tempfile(fid)).toBeUndefined()
+      expect(await s.files.devids(fid)).toEqual([2])
+      expect(await s.files.checksum(fid)).toEqual({ hashtype: 1, digest: Buffer.alloc(16, 9) })
+      const rep = await s.k('file_to_replicate').where({ fid }).first()
+      expect(Number(rep?.nexttry)).toBe(0)
+      expect(await s.k('file_to_delete2').where({ fid }).first()).toBeUndefined()
+      // Without consumeTempfile (no tempfile row involved) and with noReplication.
+      const bare = await s.files.createTempfile({ dmid, dkey: 'fp-bare', classid: 0, devids: [1] })
+      await s.files.takeTempfile(bare)
+      expect(await s.files.commit({ fid: bare, dmid, dkey: 'fp-bare', length: 1, classid: 0, devid: 1, noReplication: true })).toEqual({ oldFid: undefined })
+      expect(Number((await s.files.byKey(dmid, 'fp-bare'))?.fid)).toBe(bare)
+      expect(await s.k('file_to_replicate').where({ fid: bare }).first()).toBeUndefined()
+      expect(await s.files.checksum(bare)).toBeUndefined()
+    })
+
+    it('a close whose tempfile row is gone changes nothing, with or without a file row for the fid', async () => {
+      // Second close of a committed fid whose replication already finished: no file_on, checksum or queue row may come back.
+      const fid = await s.files.createTempfile({ dmid, dkey: 'fp-twice', classid: 0, devids: [1, 2] })
+      await s.files.commit({ fid, dmid, dkey: 'fp-twice', length: 7, classid: 0, devid: 1, consumeTempfile: true, checksum: { hashtype: 1, digest: Buffer.alloc(16, 1) } })
+      expect(await s.files.recordCopy(fid, 2, true)).toBe(2)
+      await expect(s.files.commit({ fid, dmid, dkey: 'fp-twice', length: 8, classid: 0, devid: 3, consumeTempfile: true, checksum: { hashtype: 1, digest: Buffer.alloc(16, 2) } })).rejects.toBeInstanceOf(TempfileGoneError)
+      await expect(s.files.commit({ fid, dmid, dkey: 'fp-twice-other', length: 8, classid: 0, devid: 3, consumeTempfile: true })).rejects.toBeInstanceOf(TempfileGoneError)
+      expect(Number((await s.files.byKey(dmid, 'fp-twice'))?.length)).toBe(7)
+      expect(await s.files.byKey(dmid, 'fp-twice-other')).toBeUndefined()
+      expect(await s.files.devids(fid)).toEqual([1, 2])
+      expect((await s.files.checksum(fid))?.digest).toEqual(Buffer.alloc(16, 1))
+      expect(await s.k('file_to_replicate').where({ fid }).first()).toBeUndefined()
+      expect(await s.k('file_to_delete2').where({ fid }).first()).toBeUndefined()
+      // A discarded fid (no file row, tempfile consumed): the late close maps nothing.
+      const lost = await s.files.createTempfile({ dmid, dkey: 'fp-lost', classid: 0, devids: [1] })
+      expect(await s.files.discardFid(lost, [], true)).toBe(true)
+      await expect(s.files.commit({ fid: lost, dmid, dkey: 'fp-lost', length: 1, classid: 0, devid: 1, consumeTempfile: true, checksum: { hashtype: 1, digest: Buffer.alloc(16, 4) } })).rejects.toBeInstanceOf(TempfileGoneError)
+      expect(await s.files.byKey(dmid, 'fp-lost')).toBeUndefined()
+      expect(await s.files.byFid(lost)).toBeUndefined()
+      expect(await s.files.devids(lost)).toEqual([])
+      expect(await s.files.checksum(lost)).toBeUndefined()
+      expect(await s.k('file_to_replicate').where({ fid: lost }).first()).toBeUndefined()
+    })
+
+    it('replacing a key through create_close queues the old fid and leaves the new one complete', async () => {
+      const a = await s.files.createTempfile({ dmid, dkey: 'fp-rep', classid: 0, devids: [1] })
+      await s.files.commit({ fid: a, dmid, dkey: 'fp-rep', length: 1, classid: 0, devid: 1, consumeTempfile: true })
+      const b = await s.files.createTempfile({ dmid, dkey: 'FP-REP', classid: 0, devids: [2] })
+      expect(await s.files.commit({ fid: b, dmid, dkey: 'FP-REP', length: 2, classid: 0, devid: 2, consumeTempfile: true, replicateLease: 300 })).toEqual({ oldFid: a })
+      expect(Number((await s.files.byKey(dmid, 'fp-rep'))?.fid)).toBe(b)
+      expect(await s.files.byFid(a)).toBeUndefined()
+      expect(await s.k('file_to_delete2').where({ fid: a }).first()).toBeTruthy()
+      expect(await s.files.tempfile(b)).toBeUndefined()
+      expect(await s.files.devids(b)).toEqual([2])
+      expect(Number((await s.k('file_to_replicate').where({ fid: b }).first())?.nexttry)).toBeGreaterThan(unixNow() + 200)
+      // Re-committing a fid under another key (no tempfile) moves it: the fid keeps one row.
+      expect(await s.files.commit({ fid: b, dmid, dkey: 'fp-rep-moved', length: 3, classid: 0, devid: 2 })).toEqual({ oldFid: undefined })
+      expect(await s.files.byKey(dmid, 'fp-rep')).toBeUndefined()
+      expect(Number((await s.files.byKey(dmid, 'fp-rep-moved'))?.fid)).toBe(b)
+      expect(await s.k('file_to_delete2').where({ fid: b }).first()).toBeUndefined()
+    })
+
+    it('concurrent closes: one fid closed twice, one key closed by two fids, a close racing discardFid', async () => {
+      const fid = await s.files.createTempfile({ dmid, dkey: 'fp-race', classid: 0, devids: [1, 2] })
+      const twice = await Promise.allSettled([1, 2].map((devid) => s.files.commit({ fid, dmid, dkey: 'fp-race', length: 1, classid: 0, devid, consumeTempfile: true })))
+      expect(twice.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      expect(twice.filter((r) => r.status === 'rejected' && r.reason instanceof TempfileGoneError)).toHaveLength(1)
+      expect(await s.files.devids(fid)).toHaveLength(1)
+      const fids = [await s.files.createTempfile({ dmid, dkey: 'fp-same', classid: 0, devids: [1] }), await s.files.createTempfile({ dmid, dkey: 'fp-same', classid: 0, devids: [1] })]
+      const res = await Promise.all(fids.map((f) => s.files.commit({ fid: f, dmid, dkey: 'fp-same', length: 1, classid: 0, devid: 1, consumeTempfile: true })))
+      const winner = Number((await s.files.byKey(dmid, 'fp-same'))?.fid)
+      const loser = fids.find((f) => f !== winner)!
+      expect(fids).toContain(winner)
+      expect(res.map((r) => r.oldFid).filter(Boolean)).toEqual([loser])
+      expect(await s.k('file_to_delete2').where({ fid: loser }).first()).toBeTruthy()
+      for (let i = 0; i < 5; i++) {
+        const t = await s.files.createTempfile({ dmid, dkey: `fp-discard-${i}`, classid: 0, devids: [1] })
+        const [c, d] = await Promise.allSettled([s.files.commit({ fid: t, dmid, dkey: `fp-discard-${i}`, length: 1, classid: 0, devid: 1, consumeTempfile: true }), s.files.discardFid(t, [1], true)])
+        const committed = c.status === 'fulfilled'
+        if (!committed) expect((c as PromiseRejectedResult).reason).toBeInstanceOf(TempfileGoneError)
+        expect(d).toEqual({ status: 'fulfilled', value: !committed })
+        expect(!!(await s.files.byFid(t))).toBe(committed)
+        expect(!!(await s.k('file_to_delete2').where({ fid: t }).first())).toBe(!committed)
+      }
+    })
+
+    it('recordCopy: idempotent per device, done=false keeps the queue row, a vanished file drops it', async () => {
+      const fid = await s.files.createTempfile({ dmid, dkey: 'fp-rc', classid: 0, devids: [1] })
+      await s.files.commit({ fid, dmid, dkey: 'fp-rc', length: 1, classid: 0, devid: 1, consumeTempfile: true })
+      expect(await s.files.recordCopy(fid, 2, false)).toBe(2)
+      expect(await s.files.recordCopy(fid, 2, false)).toBe(2)
+      expect(Number((await s.files.byFid(fid))?.devcount)).toBe(2)
+      expect(await s.k('file_to_replicate').where({ fid }).first()).toBeTruthy()
+      expect(await s.k('file_to_delete2').where({ fid }).first()).toBeUndefined()
+      await s.files.deleteKey(dmid, 'fp-rc')
+      await s.k('file_to_delete2').where({ fid }).delete()
+      await s.queues.enqueueReplicate(fid, 0)
+      expect(await s.files.recordCopy(fid, 3, false)).toBe('gone')
+      expect(await s.k('file_to_replicate').where({ fid }).first()).toBeUndefined()
+      expect(await s.k('file_to_delete2').where({ fid }).first()).toBeTruthy()
+      expect(await s.files.devids(fid)).toEqual([1, 2, 3])
+      expect(await s.files.recordCopy(fid, 3, true)).toBe('gone')
+    })
+
     it('rename: ok, unknown_key, key_exists', async () => {
       expect(await s.files.rename(dmid, 't', 't2')).toBe('ok')
       expect(await s.files.rename(dmid, 't', 't3')).toBe('unknown_key')

@@ -147,43 +147,103 @@ export class FileStore {
         return { oldFid }
       })
     }
-    // MySQL: the whole transaction is ONE multi-statement round trip. The
-    // decisions are made in SQL: @ok says whether the tempfile row was still
-    // there (else nothing is changed and TempfileGoneError is thrown), and the
-    // key's previous fid (if another) is queued for deletion by INSERT ... SELECT.
+    // MySQL: ONE multi-statement round trip. The fast path covers a key that is
+    // new and a fid without a file row (nearly every upload); when the plain
+    // INSERT INTO file hits a unique key (the key maps to another fid, or this
+    // fid already has a row) it is rolled back and the full path runs instead.
     return f.myTx(async (conn) => {
-      const sql: string[] = ['START TRANSACTION']
-      const p: unknown[] = []
-      if (c.consumeTempfile) {
-        sql.push('DELETE FROM tempfile WHERE fid = ?', 'SET @ok = ROW_COUNT()')
-        p.push(c.fid)
-      } else sql.push('SET @ok = 1')
-      const oldAt = sql.length
-      sql.push('SELECT fid FROM file WHERE dmid = ? AND dkey = ? AND @ok = 1 FOR UPDATE')
-      p.push(c.dmid, c.dkey)
-      sql.push('INSERT IGNORE INTO file_to_delete2 (fid, nexttry, failcount) SELECT fid, ?, 0 FROM file WHERE dmid = ? AND dkey = ? AND fid <> ? AND @ok = 1')
-      p.push(now, c.dmid, c.dkey, c.fid)
-      sql.push('DELETE FROM file WHERE ((dmid = ? AND dkey = ?) OR fid = ?) AND @ok = 1')
-      p.push(c.dmid, c.dkey, c.fid)
-      sql.push('INSERT IGNORE INTO file_on (fid, devid) SELECT ?, ? FROM DUAL WHERE @ok = 1')
-      p.push(c.fid, c.devid)
-      if (c.checksum) {
-        sql.push('INSERT INTO checksum (fid, hashtype, checksum) SELECT ?, ?, ? FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE hashtype = VALUES(hashtype), checksum = VALUES(checksum)')
-        p.push(c.fid, c.checksum.hashtype, c.checksum.digest)
+      try {
+        return await this.commitNewMysql(conn, c, nexttry)
+      } catch (e) {
+        if (!isDuplicate(e)) throw e
+        // mysql2 stopped the batch at the failed INSERT with the transaction still
+        // open (holding the tempfile row): undo it before the full path starts its own.
+        await f.q(conn, 'ROLLBACK')
       }
-      sql.push('INSERT INTO file (fid, dmid, dkey, length, classid, devcount) SELECT ?, ?, ?, ?, ?, 1 FROM DUAL WHERE @ok = 1')
-      p.push(c.fid, c.dmid, c.dkey, c.length, c.classid)
-      if (!c.noReplication) {
-        sql.push('INSERT INTO file_to_replicate (fid, nexttry, failcount, flags) SELECT ?, ?, 0, 0 FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE nexttry = VALUES(nexttry)')
-        p.push(c.fid, nexttry)
-      }
-      const okAt = sql.length
-      sql.push('SELECT @ok AS ok', 'COMMIT')
-      const r = (await f.q(conn, sql.join('; '), p)) as unknown[]
-      if (Number((r[okAt] as Array<{ ok: unknown }>)[0]?.ok) !== 1) throw new TempfileGoneError()
-      const old = (r[oldAt] as Array<{ fid: number }>)[0]
-      return { oldFid: old && Number(old.fid) !== c.fid ? Number(old.fid) : undefined }
+      return this.commitFullMysql(conn, c, now, nexttry)
     })
+  }
+
+  /**
+   * MySQL fast path of commit(): 6-7 statements instead of 10-12 (no lookup of
+   * the key's previous fid, no DELETE FROM file, no SELECT @ok). The tempfile
+   * row is deleted FIRST: that row lock is what serialises this close against a
+   * concurrent close / discardFid / sweeper of the same fid (a plain read of it
+   * would not be: under READ COMMITTED it does not wait for their delete). @ok
+   * is that DELETE's row count; every later statement is `... FROM DUAL WHERE
+   * @ok = 1`, so a gone tempfile changes nothing at all (not even when the fid
+   * already has a file row, the second-close case, where an INSERT ... SELECT
+   * FROM tempfile would raise no duplicate and a join on `file` would match).
+   * The INSERT INTO file is plain: ER_DUP_ENTRY when the key or fid is taken
+   * (the caller rolls back and takes the full path). Returns `{}` (no old fid).
+   */
+  private async commitNewMysql(conn: unknown, c: CommitFile, nexttry: number): Promise<{ oldFid?: number }> {
+    const f = this.s.fast
+    const sql: string[] = ['START TRANSACTION']
+    const p: unknown[] = []
+    const delAt = sql.length
+    if (c.consumeTempfile) {
+      sql.push('DELETE FROM tempfile WHERE fid = ?', 'SET @ok = ROW_COUNT()')
+      p.push(c.fid)
+    } else sql.push('SET @ok = 1')
+    sql.push('INSERT INTO file (fid, dmid, dkey, length, classid, devcount) SELECT ?, ?, ?, ?, ?, 1 FROM DUAL WHERE @ok = 1')
+    p.push(c.fid, c.dmid, c.dkey, c.length, c.classid)
+    sql.push('INSERT IGNORE INTO file_on (fid, devid) SELECT ?, ? FROM DUAL WHERE @ok = 1')
+    p.push(c.fid, c.devid)
+    if (c.checksum) {
+      sql.push('INSERT INTO checksum (fid, hashtype, checksum) SELECT ?, ?, ? FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE hashtype = VALUES(hashtype), checksum = VALUES(checksum)')
+      p.push(c.fid, c.checksum.hashtype, c.checksum.digest)
+    }
+    if (!c.noReplication) {
+      sql.push('INSERT INTO file_to_replicate (fid, nexttry, failcount, flags) SELECT ?, ?, 0, 0 FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE nexttry = VALUES(nexttry)')
+      p.push(c.fid, nexttry)
+    }
+    sql.push('COMMIT')
+    const r = (await f.q(conn, sql.join('; '), p)) as unknown[]
+    if (c.consumeTempfile && Number((r[delAt] as MysqlOk).affectedRows) !== 1) throw new TempfileGoneError()
+    return { oldFid: undefined }
+  }
+
+  /**
+   * MySQL full path of commit() (the key may map to another fid, the fid may
+   * already have a row). The decisions are made in SQL: @ok says whether the
+   * tempfile row was still there (else nothing is changed and
+   * TempfileGoneError is thrown), and the key's previous fid (if another) is
+   * queued for deletion by INSERT ... SELECT.
+   */
+  private async commitFullMysql(conn: unknown, c: CommitFile, now: number, nexttry: number): Promise<{ oldFid?: number }> {
+    const f = this.s.fast
+    const sql: string[] = ['START TRANSACTION']
+    const p: unknown[] = []
+    if (c.consumeTempfile) {
+      sql.push('DELETE FROM tempfile WHERE fid = ?', 'SET @ok = ROW_COUNT()')
+      p.push(c.fid)
+    } else sql.push('SET @ok = 1')
+    const oldAt = sql.length
+    sql.push('SELECT fid FROM file WHERE dmid = ? AND dkey = ? AND @ok = 1 FOR UPDATE')
+    p.push(c.dmid, c.dkey)
+    sql.push('INSERT IGNORE INTO file_to_delete2 (fid, nexttry, failcount) SELECT fid, ?, 0 FROM file WHERE dmid = ? AND dkey = ? AND fid <> ? AND @ok = 1')
+    p.push(now, c.dmid, c.dkey, c.fid)
+    sql.push('DELETE FROM file WHERE ((dmid = ? AND dkey = ?) OR fid = ?) AND @ok = 1')
+    p.push(c.dmid, c.dkey, c.fid)
+    sql.push('INSERT IGNORE INTO file_on (fid, devid) SELECT ?, ? FROM DUAL WHERE @ok = 1')
+    p.push(c.fid, c.devid)
+    if (c.checksum) {
+      sql.push('INSERT INTO checksum (fid, hashtype, checksum) SELECT ?, ?, ? FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE hashtype = VALUES(hashtype), checksum = VALUES(checksum)')
+      p.push(c.fid, c.checksum.hashtype, c.checksum.digest)
+    }
+    sql.push('INSERT INTO file (fid, dmid, dkey, length, classid, devcount) SELECT ?, ?, ?, ?, ?, 1 FROM DUAL WHERE @ok = 1')
+    p.push(c.fid, c.dmid, c.dkey, c.length, c.classid)
+    if (!c.noReplication) {
+      sql.push('INSERT INTO file_to_replicate (fid, nexttry, failcount, flags) SELECT ?, ?, 0, 0 FROM DUAL WHERE @ok = 1 ON DUPLICATE KEY UPDATE nexttry = VALUES(nexttry)')
+      p.push(c.fid, nexttry)
+    }
+    const okAt = sql.length
+    sql.push('SELECT @ok AS ok', 'COMMIT')
+    const r = (await f.q(conn, sql.join('; '), p)) as unknown[]
+    if (Number((r[okAt] as Array<{ ok: unknown }>)[0]?.ok) !== 1) throw new TempfileGoneError()
+    const old = (r[oldAt] as Array<{ fid: number }>)[0]
+    return { oldFid: old && Number(old.fid) !== c.fid ? Number(old.fid) : undefined }
   }
 
   /** Unmap a key and queue its fid for blob deletion. Returns the fid, or undefined if no such key. */
@@ -304,7 +364,9 @@ export class FileStore {
    * Record a finished replica in ONE transaction (one commit = one fsync on the
    * hot replication path): add file_on, recount devcount and, when `done`, drop
    * the replication row. If the key was deleted meanwhile, the fid (with the new
-   * copy) is queued for deletion instead. Returns the new devcount, or 'gone'.
+   * copy) is queued for deletion instead. Returns the new devcount (file_on
+   * rows, capped at 255 like the column), or 'gone' (nothing but the file_on
+   * row and the deletion queue row written; the replication row is dropped).
    */
   async recordCopy(fid: number, devid: number, done: boolean): Promise<number | 'gone'> {
     const now = unixNow()
@@ -317,30 +379,31 @@ export class FileStore {
           f.stmt(db, 'DELETE FROM file_to_replicate WHERE fid = ?').run(fid)
           return 'gone' as const
         }
-        const n = Number(f.stmt(db, 'SELECT COUNT(*) AS n FROM file_on WHERE fid = ?').get(fid)?.n ?? 0)
-        f.stmt(db, 'UPDATE file SET devcount = ? WHERE fid = ?').run(Math.min(n, 255), fid)
+        const n = Math.min(255, Number(f.stmt(db, 'SELECT COUNT(*) AS n FROM file_on WHERE fid = ?').get(fid)?.n ?? 0))
+        f.stmt(db, 'UPDATE file SET devcount = ? WHERE fid = ?').run(n, fid)
         if (done) f.stmt(db, 'DELETE FROM file_to_replicate WHERE fid = ?').run(fid)
         return n
       })
     }
-    // MySQL: one multi-statement round trip; a vanished file row is handled in SQL.
+    // MySQL: one multi-statement round trip; a vanished file row is handled in
+    // SQL. The UPDATE takes the file row's lock (a concurrent deleteKey waits, or
+    // has already committed and the row is not found); its subquery is
+    // correlated so the count is read after that lock is granted. The final
+    // SELECT reads the devcount just written: no row = the file is gone.
     return f.myTx(async (conn) => {
-      const r = (await f.q(
-        conn,
-        [
-          'START TRANSACTION',
-          'INSERT IGNORE INTO file_on (fid, devid) VALUES (?, ?)',
-          'SELECT fid FROM file WHERE fid = ? FOR UPDATE',
-          'SELECT COUNT(*) AS n FROM file_on WHERE fid = ?',
-          'UPDATE file SET devcount = LEAST(255, (SELECT COUNT(*) FROM file_on WHERE fid = ?)) WHERE fid = ?',
-          'INSERT IGNORE INTO file_to_delete2 (fid, nexttry, failcount) SELECT ?, ?, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM file WHERE fid = ?)',
-          'DELETE FROM file_to_replicate WHERE fid = ? AND (? = 1 OR NOT EXISTS (SELECT 1 FROM file WHERE fid = ?))',
-          'COMMIT',
-        ].join('; '),
-        [fid, devid, fid, fid, fid, fid, fid, now, fid, fid, done ? 1 : 0, fid],
-      )) as unknown[]
-      if (!(r[2] as unknown[]).length) return 'gone' as const
-      return Number((r[3] as Array<{ n: number }>)[0]?.n ?? 0)
+      const sql = [
+        'START TRANSACTION',
+        'INSERT IGNORE INTO file_on (fid, devid) VALUES (?, ?)',
+        'UPDATE file SET devcount = LEAST(255, (SELECT COUNT(*) FROM file_on WHERE file_on.fid = file.fid)) WHERE fid = ?',
+        'INSERT IGNORE INTO file_to_delete2 (fid, nexttry, failcount) SELECT ?, ?, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM file WHERE fid = ?)',
+        done ? 'DELETE FROM file_to_replicate WHERE fid = ?' : 'DELETE FROM file_to_replicate WHERE fid = ? AND NOT EXISTS (SELECT 1 FROM file WHERE fid = ?)',
+        'SELECT devcount FROM file WHERE fid = ?',
+        'COMMIT',
+      ]
+      const p = [fid, devid, fid, fid, now, fid, ...(done ? [fid] : [fid, fid]), fid]
+      const r = (await f.q(conn, sql.join('; '), p)) as unknown[]
+      const row = (r[5] as Array<{ devcount: number }>)[0]
+      return row ? Number(row.devcount) : ('gone' as const)
     })
   }
 
