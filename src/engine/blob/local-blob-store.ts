@@ -212,18 +212,21 @@ export class LocalBlobStore implements BlobStore {
     const crc = crc32Update(0, buf.subarray(0, written))
     const tmp = this.tmpName()
     let mtimeMs = 0
+    let ino = 0
     try {
       const fd = fs.openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
       try {
         let off = 0
         while (off < written) off += fs.writeSync(fd, buf, off, written - off)
         if (o.mtime) fs.futimesSync(fd, o.mtime, o.mtime)
-        mtimeMs = o.mtime ? o.mtime.getTime() : fs.fstatSync(fd).mtimeMs
+        const st = fs.fstatSync(fd)
+        mtimeMs = st.mtimeMs
+        ino = st.ino
       } finally {
         fs.closeSync(fd)
       }
       const finalKey = this.commitSync(tmp, key, { crc32: crc, size: written }, noClobber)
-      this.recent.set(finalKey, { buf: written === size ? buf : buf.subarray(0, written), mtimeMs })
+      this.recent.set(finalKey, { buf: written === size ? buf : buf.subarray(0, written), mtimeMs, ino })
       processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs, crc32: crc, digest }
     } catch (e) {
@@ -294,7 +297,17 @@ export class LocalBlobStore implements BlobStore {
 
   async openRead(key: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined> {
     const p = this.file(key)
-    const hit = this.recent.get(key)
+    // The cached bytes are used only while the file is still the one that was written (same inode,
+    // size and mtime): one stat instead of open/fstat/read/close, and a file removed or replaced
+    // behind our back (by hand, by another tool) is read from disk, or is absent, as it should be.
+    let hit = this.recent.get(key)
+    if (hit) {
+      const st = fs.statSync(p, { throwIfNoEntry: false })
+      if (!st || st.ino !== hit.ino || st.size !== hit.buf.length || st.mtimeMs !== hit.mtimeMs) {
+        this.recent.delete(key)
+        hit = undefined
+      }
+    }
     if (hit) {
       const size = hit.buf.length
       const start = range?.start ?? 0

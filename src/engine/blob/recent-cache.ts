@@ -7,13 +7,16 @@
  *
  * Only LocalBlobStore.putSmall inserts (the exact bytes it wrote, after the
  * rename made them visible); every operation that changes or removes a key
- * (or could change it through a hard link) evicts it first, so an entry always
- * equals the file. Bounded by bytes, oldest insert evicted first. Absent key =
- * read the file.
+ * (or could change it through a hard link) evicts it first, and a read checks
+ * the path still names the same inode, size and mtime (a file deleted or
+ * replaced behind the store's back is read from disk). Bounded by bytes, oldest
+ * insert evicted first. Absent key = read the file.
  */
 export interface RecentEntry {
   buf: Buffer
   mtimeMs: number
+  /** Inode of the file written; a read checks it (with size and mtime) against a stat of the path. */
+  ino: number
 }
 
 export class RecentCache {

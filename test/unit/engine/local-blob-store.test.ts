@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { LocalBlobStore, TMP_DIR } from '../../../src/engine/blob/local-blob-store.js'
@@ -15,6 +15,21 @@ describe('LocalBlobStore specifics', () => {
     writeFileSync(path.join(root, TMP_DIR, '123-deadbeef'), 'partial upload')
     await LocalBlobStore.open({ root })
     expect(readdirSync(path.join(root, TMP_DIR))).toEqual([])
+  })
+
+  it('a small blob removed or replaced behind its back is not served from the recent-writes cache', async () => {
+    const root = tmpDir('blobrecent')
+    const s = await LocalBlobStore.open({ root })
+    const body = (v: string) => (async function* () { yield Buffer.from(v) })()
+    await s.put('r/a', body('cached'), { size: 6 })
+    expect((await s.openRead('r/a'))?.buffer?.toString()).toBe('cached')
+    rmSync(path.join(root, 'r/a'))
+    expect(await s.openRead('r/a')).toBeUndefined()
+    await s.put('r/b', body('first!'), { size: 6 })
+    writeFileSync(path.join(root, 'r/b.new'), 'second')
+    rmSync(path.join(root, 'r/b'))
+    writeFileSync(path.join(root, 'r/b'), 'other!')
+    expect((await s.openRead('r/b'))?.buffer?.toString()).toBe('other!')
   })
 
   it('applies a ratio reserve', async () => {
