@@ -3,8 +3,9 @@
  * fid in-process (`wake(fid)`) so the second copy starts within milliseconds
  * instead of after the reference's 1-2 s of polling; the DB queue is still
  * polled every second for retries, other trackers' work and restarts.
- * Copies stream GET→PUT between storage nodes (keep-alive, NODELAY), carry the
- * checksum, and never remove an existing copy.
+ * Copies are pulled by the destination when it is our mogstored, else stream
+ * GET→PUT through the tracker (storage-http.ts `copy`); either way they carry
+ * the checksum, and never remove an existing copy.
  */
 import type { MetadataStore } from '../db/store.js'
 import type { DeviceRow, FileRow, QueueRow } from '../db/types.js'

@@ -10,6 +10,10 @@
  *    overwrite; `Content-MD5` match → `201 ` (empty reason), mismatch → 400 and
  *    nothing written; `..` → 400 "Invalid filename" (as Perlbal does for PUT).
  *  - DELETE: 204 / 404; MKCOL, MOVE, POST and anything else → 400.
+ *  - tandemfs extensions: every response carries `X-Tandem-Mogstored: 1` (the
+ *    tracker learns from it that this node understands them); a PUT with
+ *    `X-Tandem-Copy-From` and an empty body pulls the file from another node
+ *    (pull.ts) instead of receiving it.
  *
  * Requests need no Host header (MogileFS::Client and the tracker's replicator
  * send `PUT <uri> HTTP/1.0\r\nContent-length: N\r\n\r\n`), so the Node server is
@@ -28,7 +32,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { ENGINE_ERRORS as E, isEngineError } from '../../../engine/errors.js'
 import { logger } from '../../../log.js'
 import { DevStores, resolveUrlPath } from './dev-stores.js'
-import { countBytes, countRequest } from '../../../server/process-metrics.js'
+import { countBytes, countRequest, metrics } from '../../../server/process-metrics.js'
+import { COPY_FROM_HEADER, DIGEST_HEADER, parseCopySource, pullInto } from './pull.js'
 
 const log = logger('mogilefs.mogstored.http')
 
@@ -48,7 +53,18 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   416: 'Request range not satisfiable',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
 }
+
+/** Response header advertising our mogstored (absent on Perlbal); read by the tracker's storage-http.ts. */
+export const TANDEM_MOGSTORED_HEADER = 'X-Tandem-Mogstored'
+
+/**
+ * Why 10 s: while a pull runs the PUT's client hears nothing; an interim
+ * `102 Processing` this often keeps its inactivity timeout (60 s in the
+ * tracker) from firing on a large but progressing copy.
+ */
+const PULL_HEARTBEAT_MS = 10_000
 
 /** Perlbal's `_simple_response`: `<h1>CODE - English</h1>\n` + optional message, text/html. */
 function simple(res: ServerResponse, method: string, code: number, msg = ''): void {
@@ -119,7 +135,11 @@ export async function buildMogstoredHttp(o: MogstoredHttpOptions): Promise<Fasti
       } else socket.destroy()
     },
     serverFactory: (handler) => {
-      const s = http.createServer({ requireHostHeader: false, requestTimeout: 0, noDelay: true }, handler)
+      const s = http.createServer({ requireHostHeader: false, requestTimeout: 0, noDelay: true }, (req, res) => {
+        // Set before fastify runs: writeHead merges it into every answer, errors included.
+        res.setHeader(TANDEM_MOGSTORED_HEADER, '1')
+        handler(req, res)
+      })
       s.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
         res.once('finish', () => {
           countRequest('mogstored', req.method ?? '', res.statusCode < 400)
@@ -282,6 +302,8 @@ async function handlePut(stores: DevStores, req: IncomingMessage, res: ServerRes
     req.resume()
     return simple(res, 'PUT', 400, `Content-length of ${cl} is invalid.`)
   }
+  const copyFrom = req.headers[COPY_FROM_HEADER]
+  if (copyFrom !== undefined) return handlePull(stores, r.dev, r.key, String(copyFrom), size, req, res)
   const store = await stores.get(r.dev, true)
   if (!store) return simple(res, 'PUT', 404)
   const md5Header = req.headers['content-md5']
@@ -316,6 +338,33 @@ async function handlePut(stores: DevStores, req: IncomingMessage, res: ServerRes
   }
   if (md5) return simple(res, 'PUT', 201)
   return simple(res, 'PUT', 200)
+}
+
+/** PUT with `X-Tandem-Copy-From`: validate, pull (pull.ts), answer 201 + X-Tandem-Copied / X-Tandem-Digest-Value. */
+async function handlePull(stores: DevStores, dev: string, key: string, from: string, bodySize: number | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume()
+  const src = parseCopySource(from)
+  const algHeader = req.headers[DIGEST_HEADER]
+  const alg = algHeader === undefined ? undefined : String(algHeader).trim().toLowerCase()
+  if (bodySize !== 0) return simple(res, 'PUT', 400, 'X-Tandem-Copy-From needs an empty body')
+  if (!src) return simple(res, 'PUT', 400, 'Invalid X-Tandem-Copy-From')
+  if (alg !== undefined && alg !== 'md5' && alg !== 'sha1') return simple(res, 'PUT', 400, 'Invalid X-Tandem-Digest')
+  const store = await stores.get(dev, true)
+  if (!store) return simple(res, 'PUT', 404)
+  const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1
+  const beat = http11 ? setInterval(() => !res.headersSent && !res.destroyed && res.writeProcessing(), PULL_HEARTBEAT_MS) : undefined
+  let r: Awaited<ReturnType<typeof pullInto>>
+  try {
+    r = await pullInto(store, key, src, alg)
+  } finally {
+    clearInterval(beat)
+  }
+  metrics.inc('tandem_mogstored_pulls_total', 'Pull PUTs (X-Tandem-Copy-From) by outcome', { ok: r.ok ? 'true' : 'false' })
+  if (!r.ok) return simple(res, 'PUT', r.status, r.msg)
+  countBytes('mogstored', 'in', r.size)
+  res.setHeader('X-Tandem-Copied', String(r.size))
+  if (r.digest) res.setHeader('X-Tandem-Digest-Value', r.digest.toString('hex'))
+  return simple(res, 'PUT', 201)
 }
 
 async function handleDelete(stores: DevStores, req: IncomingMessage, res: ServerResponse): Promise<void> {

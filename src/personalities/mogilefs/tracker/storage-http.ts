@@ -5,12 +5,18 @@
  * checksum verification. One keep-alive agent with TCP_NODELAY for everything
  * (why: the reference loses ~43 ms per small replication PUT to Nagle + delayed
  * ACK; keeping sockets warm also saves a handshake per request).
+ *
+ * Replication copies are pulled by the destination when it is our mogstored
+ * (it answered with `X-Tandem-Mogstored: 1` before: the monitor polls every
+ * host each round), so the bytes skip the tracker; otherwise, or when the node
+ * refuses the pull, the tracker relays GET → PUT as the reference does.
  */
 import http from 'node:http'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { metrics } from '../../../server/process-metrics.js'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, noDelay: true } as http.AgentOptions)
 
@@ -31,13 +37,43 @@ export class NodeUnreachable extends Error {
   }
 }
 
+/** Per node origin (`http://ip:port`): whether its last answer advertised our mogstored. Absent = never heard from. */
+const tandemNodes = new Map<string, boolean>()
+
+function originOf(url: string): string {
+  const i = url.indexOf('/', url.indexOf('//') + 2)
+  return i < 0 ? url : url.slice(0, i)
+}
+
+/** Remember whether the node behind `url` is ours, from any response's headers. */
+export function noteNode(url: string, headers: http.IncomingHttpHeaders): void {
+  const ours = headers['x-tandem-mogstored'] === '1'
+  const o = originOf(url)
+  if (tandemNodes.get(o) !== ours) tandemNodes.set(o, ours)
+}
+
+/** How a copy to `dstUrl` is made: `pull` when that node advertised our mogstored, else `relay` (unknown or Perlbal). */
+export function copyMode(dstUrl: string): 'pull' | 'relay' {
+  return tandemNodes.get(originOf(dstUrl)) === true ? 'pull' : 'relay'
+}
+
+/** Pull answers after which the tracker relays instead: the node does not do pulls (an older or real mogstored), or it could not reach the source. */
+export function pullRefused(status: number): boolean {
+  // 502: the destination could not fetch from the source. The tracker may still reach both (nodes
+  // split from each other, not from us), so relaying is worth one try before the copy counts as failed.
+  return status === 400 || status === 404 || status === 405 || status === 501 || status === 502
+}
+
 /** Small request/response (bodies up to a few KB: usage files, test writes). */
 export function request(method: string, url: string, timeoutMs: number, body?: Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : method === 'PUT' || method === 'MKCOL' ? { 'Content-Length': '0' } : {}) } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('end', () => {
+        noteNode(url, res.headers)
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+      })
       res.on('error', (e) => reject(new NodeUnreachable(url, e.message)))
     })
     // Timeout: a hung node must not pin a query (create_close/get_paths) forever.
@@ -62,12 +98,45 @@ export async function httpDelete(url: string, timeoutMs: number): Promise<boolea
 }
 
 /**
- * Stream `srcUrl` into `dstUrl` without buffering the file; optionally digest it
- * on the way (replication carries the checksum). Resolves with the byte count.
+ * Copy the file at `srcUrl` to `dstUrl` (replication), with its digest when
+ * `alg` is given. Resolves with the byte count (and digest); the caller checks
+ * both against the file row. Pulls when the destination is ours (see copyMode),
+ * relays otherwise or when the pull is refused.
  */
-export function copy(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'md5' | 'sha1'): Promise<{ size: number; digest?: Buffer }> {
+export async function copy(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'md5' | 'sha1'): Promise<{ size: number; digest?: Buffer }> {
+  if (copyMode(dstUrl) === 'pull') {
+    const r = await pull(srcUrl, dstUrl, timeoutMs, alg)
+    if (r) {
+      metrics.inc('tandem_mogilefs_replication_pulls_total', 'Replication copies pulled by the destination mogstored')
+      return r
+    }
+  }
+  metrics.inc('tandem_mogilefs_replication_relays_total', 'Replication copies relayed through the tracker (GET + PUT)')
+  return relay(srcUrl, dstUrl, timeoutMs, alg)
+}
+
+/**
+ * Ask the destination to fetch `srcUrl` itself (PUT with X-Tandem-Copy-From).
+ * undefined = the node does not do pulls after all (refusal status, or a 2xx
+ * without our answer headers): the caller relays, which overwrites whatever
+ * the node made of the empty PUT. Other failures throw.
+ */
+async function pull(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'md5' | 'sha1'): Promise<{ size: number; digest?: Buffer } | undefined> {
+  // The timeout is one of inactivity: our node sends `102 Processing` every 10 s while a large pull runs.
+  const r = await request('PUT', dstUrl, timeoutMs, undefined, { 'X-Tandem-Copy-From': srcUrl, ...(alg ? { 'X-Tandem-Digest': alg } : {}) })
+  if (pullRefused(r.status)) return undefined
+  if (r.status < 200 || r.status >= 300) throw new Error(`destination pull ${dstUrl} from ${srcUrl} answered ${r.status}: ${r.body.toString('latin1').replace(/<[^>]*>/g, '').trim()}`)
+  const size = Number(r.headers['x-tandem-copied'])
+  const hex = r.headers['x-tandem-digest-value']
+  if (!Number.isSafeInteger(size) || (alg && typeof hex !== 'string')) return undefined
+  return { size, digest: alg ? Buffer.from(hex as string, 'hex') : undefined }
+}
+
+/** Stream `srcUrl` into `dstUrl` through this process without buffering the file, digesting on the way. */
+function relay(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'md5' | 'sha1'): Promise<{ size: number; digest?: Buffer }> {
   return new Promise((resolve, reject) => {
     const get = http.request(srcUrl, { method: 'GET', agent }, (res) => {
+      noteNode(srcUrl, res.headers)
       if (res.statusCode !== 200) {
         res.resume()
         reject(new Error(`source GET ${srcUrl} answered ${res.statusCode}`))
@@ -81,6 +150,7 @@ export function copy(srcUrl: string, dstUrl: string, timeoutMs: number, alg?: 'm
       }
       const hash = alg ? createHash(alg) : undefined
       const put = http.request(dstUrl, { method: 'PUT', agent, headers: { 'Content-Length': String(size) } }, (pres) => {
+        noteNode(dstUrl, pres.headers)
         pres.resume()
         pres.on('end', () => {
           if (pres.statusCode && pres.statusCode >= 200 && pres.statusCode < 300) resolve({ size, digest: hash?.digest() })
