@@ -101,6 +101,19 @@ export class LocalBlobStore implements BlobStore {
     return path.join(this.root, ...checkKey(key))
   }
 
+  /**
+   * Run a change to `key` under its lock, with its recent-writes cache entry dropped before
+   * (readers go to the file) and after (nothing cached it while it changed).
+   */
+  private async changing<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    this.recent.delete(key)
+    try {
+      return await this.locks.run(key, fn)
+    } finally {
+      this.recent.delete(key)
+    }
+  }
+
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return
     await fsp.mkdir(dir, { recursive: true })
@@ -379,40 +392,28 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async append(key: string, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
-    this.recent.delete(key)
-    try {
-      return await this.locks.run(key, async () => {
-        const fh = await this.openExisting(key)
-        try {
-          const st = await fh.stat()
-          return await this.writeAt(fh, key, st.size, st.size, body, size, signal)
-        } finally {
-          await fh.close().catch(() => {})
-        }
-      })
-    } finally {
-      // Also after: nothing may have cached the key while it changed.
-      this.recent.delete(key)
-    }
+    return this.changing(key, async () => {
+      const fh = await this.openExisting(key)
+      try {
+        const st = await fh.stat()
+        return await this.writeAt(fh, key, st.size, st.size, body, size, signal)
+      } finally {
+        await fh.close().catch(() => {})
+      }
+    })
   }
 
   async modify(key: string, offset: number, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<BlobMeta> {
-    this.recent.delete(key)
-    try {
-      return await this.locks.run(key, async () => {
-        const fh = await this.openExisting(key)
-        try {
-          const st = await fh.stat()
-          if (offset < 0 || offset > st.size) throw new EngineError(E.BAD_RANGE, `offset ${offset} beyond size ${st.size}`)
-          return await this.writeAt(fh, key, offset, st.size, body, size, signal)
-        } finally {
-          await fh.close().catch(() => {})
-        }
-      })
-    } finally {
-      // Also after: nothing may have cached the key while it changed.
-      this.recent.delete(key)
-    }
+    return this.changing(key, async () => {
+      const fh = await this.openExisting(key)
+      try {
+        const st = await fh.stat()
+        if (offset < 0 || offset > st.size) throw new EngineError(E.BAD_RANGE, `offset ${offset} beyond size ${st.size}`)
+        return await this.writeAt(fh, key, offset, st.size, body, size, signal)
+      } finally {
+        await fh.close().catch(() => {})
+      }
+    })
   }
 
   /**
@@ -453,25 +454,19 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async truncate(key: string, size: number): Promise<BlobMeta> {
-    this.recent.delete(key)
-    try {
-      return await this.locks.run(key, async () => {
-        const fh = await this.openExisting(key)
-        try {
-          const st = await fh.stat()
-          if (size > st.size) await this.ensureFree(size - st.size)
-          await fh.truncate(size)
-          if (this.fsync === 'always') await fh.datasync()
-          const st2 = await fh.stat()
-          return { key, size: st2.size, mtimeMs: st2.mtimeMs }
-        } finally {
-          await fh.close().catch(() => {})
-        }
-      })
-    } finally {
-      // Also after: nothing may have cached the key while it changed.
-      this.recent.delete(key)
-    }
+    return this.changing(key, async () => {
+      const fh = await this.openExisting(key)
+      try {
+        const st = await fh.stat()
+        if (size > st.size) await this.ensureFree(size - st.size)
+        await fh.truncate(size)
+        if (this.fsync === 'always') await fh.datasync()
+        const st2 = await fh.stat()
+        return { key, size: st2.size, mtimeMs: st2.mtimeMs }
+      } finally {
+        await fh.close().catch(() => {})
+      }
+    })
   }
 
   async rename(from: string, to: string, overwrite = true): Promise<boolean> {
