@@ -95,6 +95,8 @@ export interface BlobStore {
    * Stream `body` into `key` (see the module doc for the guarantees). Called by
    * upload/PUT/replica handlers. With a KeyChooser the key is picked after the
    * body is complete and never clobbers (PutResult.key is the one chosen).
+   * A chunk must not be changed after it is yielded: stores may hold a few
+   * hundred KiB of chunks to write them together.
    */
   put(key: string | KeyChooser, body: AsyncIterable<Uint8Array>, opts?: PutOptions): Promise<PutResult>
 

@@ -160,17 +160,29 @@ export class LocalBlobStore implements BlobStore {
     let written = 0
     const hash: Hash | undefined = o.digest ? createHash(o.digest) : undefined
     let closed = false
+    // Chunks are gathered up to WRITE_BATCH and written with one writev: a 1 MiB body that
+    // arrives in 64 KiB socket reads costs two thread-pool round trips instead of sixteen.
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
     try {
       for await (const chunk of body) {
         if (o.signal?.aborted) throw new EngineError(E.ABORTED, 'upload aborted')
-        if (o.size !== undefined && written + chunk.length > o.size) {
+        if (o.size !== undefined && written + pendingBytes + chunk.length > o.size) {
           throw new EngineError(E.SIZE_MISMATCH, `body longer than declared ${o.size} bytes`)
         }
         crc = crc32Update(crc, chunk)
         hash?.update(chunk)
-        await writeAll(fh, chunk)
-        written += chunk.length
+        pending.push(chunk)
+        pendingBytes += chunk.length
+        if (pendingBytes >= WRITE_BATCH) {
+          await writevAll(fh, pending)
+          written += pendingBytes
+          pending = []
+          pendingBytes = 0
+        }
       }
+      if (pendingBytes) await writevAll(fh, pending)
+      written += pendingBytes
       const digest = this.checkBody(o, written, hash)
       // Why fsync here (policy 'always'): the rename below must not become durable
       // before the data it points to, or a power loss could expose an empty file.
@@ -539,6 +551,32 @@ export class LocalBlobStore implements BlobStore {
       if (d.isDirectory()) yield* this.list(k)
       else if (d.isFile()) yield k
     }
+  }
+}
+
+/**
+ * Bytes gathered before a write on the streamed put path. Why 512 KiB: large
+ * enough that thread-pool round trips stop mattering, small enough that a
+ * thousand concurrent uploads stay well inside memory (the body still streams).
+ */
+const WRITE_BATCH = 512 * 1024
+
+/** Write every chunk at the current file position, retrying partial writes. */
+async function writevAll(fh: fsp.FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let rest = chunks
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest)
+    let n = bytesWritten
+    const next: Uint8Array[] = []
+    for (const c of rest) {
+      if (n >= c.length) {
+        n -= c.length
+        continue
+      }
+      next.push(n > 0 ? c.subarray(n) : c)
+      n = 0
+    }
+    rest = next
   }
 }
 
