@@ -1,6 +1,6 @@
 /**
- * Imported first by bin/fdfs_storaged, before anything touches libuv's thread
- * pool, which reads UV_THREADPOOL_SIZE once when it starts.
+ * Imported first by bin/fdfs_storaged and bin/mogstored, before anything
+ * touches libuv's thread pool, which reads UV_THREADPOOL_SIZE once when it starts.
  *
  * Why 16 instead of libuv's 4: a zero-copy download (engine/io/sendfile.ts)
  * holds a pool thread for as long as the client takes to read the file, and the

@@ -186,6 +186,22 @@ describe('GET/HEAD/DELETE and errors', () => {
     expect(rs[1].body.toString()).toBe('pipe')
   })
 
+  it('large GETs (zero-copy when the addon is built) return the exact bytes; pipelined requests after them still work', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 123)
+    for (let i = 0; i + 4 <= big.length; i += 4) big.writeUInt32LE(i, i)
+    const put = await fetch(`http://127.0.0.1:${st.httpPort}/dev1/zc/big.fid`, { method: 'PUT', body: big })
+    expect(put.status).toBe(200)
+    const one = await fetch(`http://127.0.0.1:${st.httpPort}/dev1/zc/big.fid`)
+    expect(Number(one.headers.get('content-length'))).toBe(big.length)
+    expect(Buffer.from(await one.arrayBuffer()).equals(big)).toBe(true)
+    const get = 'GET /dev1/zc/big.fid HTTP/1.1\r\nHost: x\r\n\r\n'
+    const rs = await rawHttp(st.httpPort, get + 'GET /dev1/p/x HTTP/1.1\r\nHost: x\r\n\r\n' + get, 3)
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 200])
+    expect(rs[0].body.equals(big)).toBe(true)
+    expect(rs[1].body.toString()).toBe('pipe')
+    expect(rs[2].body.equals(big)).toBe(true)
+  })
+
   it('HTTP/1.0 keep-alive serves several requests on one connection', async () => {
     const req = 'GET /dev1/r/file HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
     const rs = await rawHttp(st.httpPort, req + req, 2)

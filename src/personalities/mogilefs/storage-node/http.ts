@@ -34,6 +34,8 @@ import { logger } from '../../../log.js'
 import { DevStores, resolveUrlPath } from './dev-stores.js'
 import { countBytes, countRequest, metrics } from '../../../server/process-metrics.js'
 import { COPY_FROM_HEADER, DIGEST_HEADER, parseCopySource, pullInto } from './pull.js'
+import type { ReadHandle } from '../../../engine/blob/blob-store.js'
+import { canSendFile, sendFileToSocket } from '../../../engine/io/sendfile.js'
 
 const log = logger('mogilefs.mogstored.http')
 
@@ -226,6 +228,7 @@ async function handleGet(stores: DevStores, req: IncomingMessage, res: ServerRes
       'Content-Type': 'text/plain',
       'Content-Length': h.size,
     })
+    if (await sendZeroCopy(h, res, req.url)) return
     return sendBody(h.stream, res, req.url)
   }
   const meta = await store.stat(r.key).catch((e) => {
@@ -268,6 +271,55 @@ async function handleGet(stores: DevStores, req: IncomingMessage, res: ServerRes
   res.writeHead(rng.status, REASONS[rng.status], headers)
   return sendBody(h.stream, res, req.url)
 }
+
+/**
+ * Whole-file GET bodies above this size go out with sendfile(2) when the addon is
+ * available, as Perlbal serves them. Why 64 KiB: below it the blob store already
+ * holds the bytes in memory; above it, copying through user space is what bounds a
+ * storage node that serves downloads and replication pulls.
+ */
+const ZERO_COPY_MIN = 64 * 1024
+/** How long a zero-copy body may wait for a client that stopped reading (mogstored's own idle timeout). */
+const ZERO_COPY_TIMEOUT_MS = 60_000
+
+/**
+ * Send `h` with sendfile after flushing the headers already set on `res`.
+ * false = not possible here (no addon, small file, busy socket): nothing was sent
+ * and the caller streams instead. A short send closes the connection, the only
+ * honest signal once Content-Length went out.
+ */
+async function sendZeroCopy(h: ReadHandle, res: ServerResponse, url: string | undefined): Promise<boolean> {
+  const sock = res.socket
+  const n = h.end - h.start
+  if (!sock || h.fd === undefined || n <= ZERO_COPY_MIN || !canSendFile(sock)) return false
+  res.flushHeaders()
+  let sent = 0
+  try {
+    if (await flushed(sock)) sent = await sendFileToSocket(sock, h.fd, h.start, n, ZERO_COPY_TIMEOUT_MS)
+  } catch (e) {
+    sent = (e as { bytesSent?: number }).bytesSent ?? 0
+    log.debug({ err: e, url }, 'zero-copy download aborted')
+  } finally {
+    h.stream.destroy()
+  }
+  if (sent === n) res.end()
+  else sock.destroy()
+  return true
+}
+
+/** Resolves true once everything written to `sock` so far is in the kernel (so file bytes cannot overtake it). */
+function flushed(sock: Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      sock.off('close', onClose)
+      resolve(ok && !sock.destroyed && sock.writableLength === 0)
+    }
+    const onClose = () => done(false)
+    sock.once('close', onClose)
+    sock.write(EMPTY, (err) => done(!err))
+  })
+}
+const EMPTY = Buffer.alloc(0)
 
 async function sendBody(stream: Readable, res: ServerResponse, url: string | undefined): Promise<void> {
   try {
