@@ -114,6 +114,15 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Create directory `relDir` (a key prefix such as `data/0A/1B`) off the event loop, so the
+   * synchronous small-body commit finds it ready. Called by stores that know which directory
+   * their next files go to; absent or failed preparation only means the commit creates it.
+   */
+  async prepareDir(relDir: string): Promise<void> {
+    await this.ensureDir(path.join(this.root, ...checkKey(relDir)))
+  }
+
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return
     await fsp.mkdir(dir, { recursive: true })

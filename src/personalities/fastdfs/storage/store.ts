@@ -69,6 +69,7 @@ export class FileStore {
     const binlog = await Binlog.open({ dir: path.join(cfg.basePath, 'data', 'sync'), prefix: 'binlog', fsync: cfg.fsync === 'always' })
     const fs = new FileStore(cfg, paths, binlog, source)
     await fs.loadStat()
+    fs.prepareNextDirs()
     return fs
   }
 
@@ -101,6 +102,23 @@ export class FileStore {
     if (this.dist.low >= this.cfg.subdirCount) {
       this.dist.low = 0
       this.dist.high = (this.dist.high + 1) % this.cfg.subdirCount
+    }
+    this.prepareNextDirs()
+  }
+
+  /**
+   * Create the round-robin directory in use and the next one on every store path, in the
+   * background. Why: the original storaged creates all 256×256 directories at first start; we
+   * create them as the rotation reaches them, and a mkdir on a cold block group can take
+   * milliseconds — too long to do synchronously in the upload path of the event loop.
+   */
+  private prepareNextDirs(): void {
+    if (this.cfg.distributeMode !== 0) return
+    const n = this.cfg.subdirCount
+    const next = this.dist.low + 1 < n ? { high: this.dist.high, low: this.dist.low + 1 } : { high: (this.dist.high + 1) % n, low: 0 }
+    for (const d of [{ high: this.dist.high, low: this.dist.low }, next]) {
+      const rel = `data/${hex2(d.high)}/${hex2(d.low)}`
+      for (const p of this.paths) p.prepareDir(rel).catch((e) => log.warn({ err: e, dir: rel }, 'could not prepare a data directory'))
     }
   }
 
