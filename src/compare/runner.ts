@@ -31,6 +31,8 @@ export interface Scenario {
   bigSizeLimit?: number
   /** Unmeasured upload+download pairs per target and size before its first cell (default: up to 200, fewer for big files). */
   warmup?: number
+  /** ...and for at least this many seconds (default 3; capped at WARMUP_MAX_BYTES of uploads). */
+  warmupSec?: number
   /** Wait for a quiet machine (< 0.3 cores busy, at most 30 s) before each measured cell (default true). */
   settle?: boolean
 }
@@ -38,6 +40,9 @@ export interface Scenario {
 export interface Progress {
   (msg: string): void
 }
+
+/** Upper bound of the time-based part of a warm-up, in uploaded bytes per target and size. */
+const WARMUP_MAX_BYTES = 256 * 2 ** 20
 
 /** Incompressible bytes, made once per size and reused by every upload. */
 function payload(size: number): Buffer {
@@ -189,9 +194,13 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
               state.ids.set(key, [])
               // Unmeasured warm-up per target and size (JIT, connection pools, page cache),
               // so the first measured cell is not a cold start for some targets only.
+              // At least `n` pairs and at least warmupSec seconds (within WARMUP_MAX_BYTES): our
+              // daemons need a few seconds of load before V8 has compiled their hot paths.
               const n = scenario.warmup ?? Math.max(2, Math.min(200, Math.floor(64 * 2 ** 20 / size)))
-              progress(`warm-up ${t.name} ${size}B × ${n}`)
-              for (let i = 0; i < n; i++) {
+              const minMs = (scenario.warmupSec ?? 3) * 1000
+              const t0 = Date.now()
+              progress(`warm-up ${t.name} ${size}B × ${n}+ (${minMs / 1000} s)`)
+              for (let i = 0; i < n || (Date.now() - t0 < minMs && (i + 1) * size <= WARMUP_MAX_BYTES); i++) {
                 const id = await t.upload(body)
                 await t.download(id)
                 state.ids.get(key)!.push(id)
