@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tandem_native",
-      "sources": ["native/sendfile.c"],
+      "sources": ["native/addon.c", "native/napi_util.c", "native/sendfile.c", "native/fsops.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]

@@ -1,5 +1,5 @@
 /*
- * tandem_native: zero-copy file → socket sends for the download paths.
+ * tandem_native, part 1: zero-copy file → socket sends for the download paths.
  *
  * JS API (loaded by src/engine/io/sendfile.ts, never used directly elsewhere):
  *
@@ -31,6 +31,8 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include "napi_util.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,14 +47,6 @@
 #include <unistd.h>
 #define HAVE_SENDFILE 1
 #endif
-
-#define CHECK(env, call)                                       \
-  do {                                                         \
-    if ((call) != napi_ok) {                                   \
-      napi_throw_error((env), NULL, "napi call failed: " #call); \
-      return NULL;                                             \
-    }                                                          \
-  } while (0)
 
 #ifdef HAVE_SENDFILE
 
@@ -79,52 +73,6 @@ typedef struct {
 
 static void job_unref(job_t *j) {
   if (--j->refs == 0) free(j);
-}
-
-static const char *errno_code(int e) {
-  switch (e) {
-    case EPIPE: return "EPIPE";
-    case ECONNRESET: return "ECONNRESET";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case ECANCELED: return "ECANCELED";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case EIO: return "EIO";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case ENOTSOCK: return "ENOTSOCK";
-    case ENOTCONN: return "ENOTCONN";
-    case ECONNABORTED: return "ECONNABORTED";
-    case ENETDOWN: return "ENETDOWN";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case EOVERFLOW: return "EOVERFLOW";
-    case ESPIPE: return "ESPIPE";
-    case EFAULT: return "EFAULT";
-    case ENOSYS: return "ENOSYS";
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EAGAIN: return "EAGAIN";
-    default: return "UNKNOWN";
-  }
-}
-
-/* Build `Error(message)` with code, errno and syscall properties. */
-static napi_value make_error(napi_env env, int e, const char *syscall) {
-  char msg[256];
-  const char *code = errno_code(e);
-  snprintf(msg, sizeof msg, "%s: %s, %s", code, strerror(e), syscall);
-  napi_value jmsg, jcode, jerrno, jsys, err;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &jcode);
-  napi_create_int32(env, -e, &jerrno); /* negative, like Node's own system errors */
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys);
-  napi_create_error(env, jcode, jmsg, &err);
-  napi_set_named_property(env, err, "errno", jerrno);
-  napi_set_named_property(env, err, "syscall", jsys);
-  return err;
 }
 
 /* Thread-pool side: no napi calls here. */
@@ -308,7 +256,8 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
 
 #endif /* HAVE_SENDFILE */
 
-static napi_value init(napi_env env, napi_value exports) {
+/* Adds `sendfile` to the addon's exports (Linux only; elsewhere the export is absent). */
+napi_value register_sendfile(napi_env env, napi_value exports) {
 #ifdef HAVE_SENDFILE
   napi_value fn;
   CHECK(env, napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, do_sendfile, NULL, &fn));
@@ -318,5 +267,3 @@ static napi_value init(napi_env env, napi_value exports) {
 #endif
   return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

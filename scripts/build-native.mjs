@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the optional native addon (native/sendfile.c → build/Release/tandem_native.node)
+ * Builds the optional native addon (native/*.c → build/Release/tandem_native.node: sendfile, renameat2)
  * with node-gyp. Run by `npm install` / `npm ci` (the package's "install" script)
  * and by hand with `node scripts/build-native.mjs`.
  *

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
-import { startCluster, type Cluster } from '../deploy/local-cluster.js'
+import { startCluster, stopClustersOnSignal, type Cluster } from '../deploy/local-cluster.js'
 import { writeReport } from './report.js'
 import { probeCreateMicros, SLOW_CREATE_MICROS, spreadInodes } from './fs-probe.js'
 import { runScenario, type Scenario } from './runner.js'
@@ -155,6 +155,7 @@ export async function compareMain(args: string[]): Promise<number> {
     return (e as { exitCode?: number }).exitCode ?? 1
   }
   const o = program.opts()
+  stopClustersOnSignal()
   const res = await runCompare(
     {
       scenario: o.scenario,

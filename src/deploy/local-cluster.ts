@@ -195,6 +195,27 @@ function mysqlDsn(url: string): { dsn: string; user: string; pass: string; db: s
   return { dsn: `DBI:mysql:${db};host=${host};port=${port}`, user: decodeURIComponent(u.username || 'root'), pass: decodeURIComponent(u.password), db, host, port }
 }
 
+/** Clusters started by this process and not stopped yet (for stopClustersOnSignal). */
+const live = new Set<Cluster>()
+let signalsInstalled = false
+
+/**
+ * For CLI entry points that start clusters (tandem compare, tandem sync-cost):
+ * on SIGINT/SIGTERM, stop every cluster this process started, then exit
+ * 128 + signal number, so an interrupted benchmark never leaves daemons behind.
+ * Not for tests or library use (it exits the process).
+ */
+export function stopClustersOnSignal(): void {
+  if (signalsInstalled) return
+  signalsInstalled = true
+  const onSignal = (sig: NodeJS.Signals, code: number) => {
+    log.warn({ signal: sig, clusters: live.size }, 'interrupted: stopping the clusters started here')
+    void Promise.all([...live].map((c) => c.stop().catch(() => {}))).finally(() => process.exit(code))
+  }
+  process.once('SIGINT', () => onSignal('SIGINT', 130))
+  process.once('SIGTERM', () => onSignal('SIGTERM', 143))
+}
+
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const dir = path.resolve(o.dir)
   const want = new Set(o.personalities ?? ['fastdfs', 'mogilefs'])
@@ -209,6 +230,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     notes,
     pids: () => new Map(procs.filter((p) => p.child.pid).map((p) => [p.name, p.child.pid!])),
     stop: async () => {
+      live.delete(cluster)
       await Promise.all(
         procs.map(
           (p) =>
@@ -220,12 +242,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
                 clearTimeout(t)
                 resolve()
               })
+              // SIGCONT first: a daemon paused with SIGSTOP (tandem sync-cost does that) would not
+              // act on SIGTERM until resumed.
+              p.child.kill('SIGCONT')
               p.child.kill('SIGTERM')
             }),
         ),
       )
     },
   }
+  live.add(cluster)
   try {
     if (want.has('fastdfs')) {
       const base = path.join(dir, 'fastdfs')

@@ -89,6 +89,21 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStore>):
       expect((await readAll(s, 'k/once'))?.toString()).toBe('1')
     })
 
+    it('overwrite:false with a declared size refuses an existing key, small and large, and leaves it intact', async () => {
+      const s = await make()
+      for (const size of [7, 300_000]) {
+        const first = Buffer.alloc(size, 1)
+        await s.put(`k/sized-${size}`, chunks(first), { size })
+        await expect(s.put(`k/sized-${size}`, chunks(Buffer.alloc(size, 2)), { size, overwrite: false })).rejects.toSatisfy((e: unknown) => isEngineError(e, 'ENGINE_EXISTS'))
+        expect((await readAll(s, `k/sized-${size}`))?.equals(first)).toBe(true)
+        const fresh = await s.put(`k/new-${size}`, chunks(first), { size, overwrite: false })
+        expect(fresh.size).toBe(size)
+      }
+      const left: string[] = []
+      for await (const k of s.list('k')) left.push(k)
+      expect(left.sort()).toEqual(['k/new-300000', 'k/new-7', 'k/sized-300000', 'k/sized-7'])
+    })
+
     it('ranges: start/end are clamped, start beyond size is BAD_RANGE', async () => {
       const s = await make()
       await s.put('r/x', chunks('0123456789'))

@@ -21,6 +21,7 @@ import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
 import { RecentCache } from './recent-cache.js'
+import { renameNoReplaceAvailable, renameNoReplaceSync } from '../io/native-fs.js'
 import { logger } from '../../log.js'
 import { addGaugeSource, processMetrics } from '../metrics.js'
 import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, KeyChooser, PutOptions, PutResult, ReadHandle } from './blob-store.js'
@@ -151,9 +152,14 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string | KeyChooser, body: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<PutResult> {
     const chooser = typeof key === 'function' ? key : undefined
     const noClobber = chooser !== undefined || o.overwrite === false
-    // Early refusal saves streaming a body that would be rejected; the link(2) at commit is what
-    // actually guarantees no clobbering. existsSync: one stat, no thread-pool hop, no exception.
-    if (!chooser && o.overwrite === false && fs.existsSync(this.file(key as string))) throw new EngineError(E.EXISTS, `blob exists: ${key}`)
+    const small = o.size !== undefined && o.size <= SMALL_IO && this.fsync === 'never'
+    // Early refusal saves streaming a body that would be rejected; the commit (renameat2 without
+    // replace, or link(2)) is what actually guarantees no clobbering. existsSync: one stat, no
+    // thread-pool hop, no exception. Skipped for small bodies when the atomic no-replace rename is
+    // there: they are in memory already, and the commit refuses them for the cost of one syscall.
+    if (!chooser && o.overwrite === false && !(small && renameNoReplaceAvailable()) && fs.existsSync(this.file(key as string))) {
+      throw new EngineError(E.EXISTS, `blob exists: ${key}`)
+    }
     if (chooser === undefined) {
       checkKey(key as string)
       this.recent.delete(key as string)
@@ -162,7 +168,7 @@ export class LocalBlobStore implements BlobStore {
       await this.ensureFree(o.size)
       this.space.charge(o.size)
     }
-    if (o.size !== undefined && o.size <= SMALL_IO && this.fsync === 'never') return this.putSmall(key, body, o, noClobber)
+    if (small) return this.putSmall(key, body, o, noClobber)
     const tmp = this.tmpName()
     const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
     let crc = 0
@@ -283,6 +289,9 @@ export class LocalBlobStore implements BlobStore {
         await fsp.rename(tmp, final)
         return k
       }
+      const moved = this.renameNoReplace(tmp, final, key, k)
+      if (moved === 'retry') continue
+      if (moved) return k
       // link(2) fails with EEXIST instead of clobbering a concurrent writer's file.
       try {
         await fsp.link(tmp, final)
@@ -307,7 +316,12 @@ export class LocalBlobStore implements BlobStore {
         fs.mkdirSync(dir, { recursive: true })
         this.knownDirs.add(dir)
       }
-      // No-clobber without link(2)+unlink(2): this whole commit is synchronous, so no other
+      if (noClobber) {
+        const moved = this.renameNoReplace(tmp, final, key, k)
+        if (moved === 'retry') continue
+        if (moved) return k
+      }
+      // Fallback no-clobber without link(2)+unlink(2): this whole commit is synchronous, so no other
       // put of this process can run between the existence check and the rename, and a store
       // directory belongs to one process. One stat instead of two directory updates.
       if (noClobber && fs.existsSync(final)) {
@@ -318,6 +332,21 @@ export class LocalBlobStore implements BlobStore {
       return k
     }
     throw new EngineError(E.EXISTS, `no free key after ${MAX_KEY_ATTEMPTS} attempts`)
+  }
+
+  /**
+   * The atomic no-clobber commit: true when moved, 'retry' when the chosen key is taken (a chooser
+   * draws another), false when renameat2 is unavailable here (the caller falls back). An existing
+   * fixed key is EXISTS.
+   */
+  private renameNoReplace(tmp: string, final: string, key: string | KeyChooser, k: string): boolean | 'retry' {
+    try {
+      return renameNoReplaceSync(tmp, final)
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e
+      if (typeof key === 'function') return 'retry'
+      throw new EngineError(E.EXISTS, `blob exists: ${k}`)
+    }
   }
 
   private async syncDir(dir: string): Promise<void> {

@@ -15,11 +15,9 @@
  * `sendFileToSocket` rejects with code ENOTSUP without touching the socket;
  * callers keep their streamed path for exactly this case.
  */
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { logger } from '../../log.js'
+import { nativeAddon } from './native-addon.js'
 
 const log = logger('engine.sendfile')
 
@@ -32,9 +30,6 @@ interface NativeJob {
 interface NativeAddon {
   sendfile(outFd: number, inFd: number, offset: number, length: number, timeoutMs: number): NativeJob
 }
-
-/** `<repo>/build/Release/tandem_native.node`: this file sits at src/engine/io/ (or dist/engine/io/ once compiled). */
-const ADDON_PATH = fileURLToPath(new URL('../../../build/Release/tandem_native.node', import.meta.url))
 
 /**
  * Most sends in flight at once. Why a cap: a send to a client that reads slowly or
@@ -58,17 +53,10 @@ function load(): NativeAddon | null {
     log.info('zero-copy sendfile disabled by TANDEM_NO_SENDFILE=1')
     return addon
   }
-  if (!existsSync(ADDON_PATH)) {
-    log.debug({ path: ADDON_PATH }, 'native addon not built: downloads use the streamed path')
-    return addon
-  }
-  try {
-    const m = createRequire(import.meta.url)(ADDON_PATH) as Partial<NativeAddon>
-    if (typeof m.sendfile === 'function') addon = m as NativeAddon
-    else log.warn({ path: ADDON_PATH }, 'native addon has no sendfile (not Linux?): downloads use the streamed path')
-  } catch (e) {
-    log.warn({ err: e, path: ADDON_PATH }, 'native addon failed to load: downloads use the streamed path')
-  }
+  const m = nativeAddon()
+  if (!m) return addon
+  if (typeof m.sendfile === 'function') addon = m as unknown as NativeAddon
+  else log.warn('native addon has no sendfile (not Linux?): downloads use the streamed path')
   return addon
 }
 
