@@ -30,6 +30,8 @@ describe('compare harness (quick scenario)', () => {
       for (const r of c.reps) for (const [d, cpu] of Object.entries(r.cpu)) expect(cpu, `${label} cpu ${d}`).toBeGreaterThanOrEqual(0)
       // Replication backlog is read from the daemons' /metrics after every upload rep.
       if (c.op === 'upload') for (const r of c.reps) expect(r.replBacklog, `${label} backlog`).toBeGreaterThanOrEqual(0)
+      // ...and every upload rep is timed until its last uploads had a second copy.
+      if (c.op === 'upload') for (const r of c.reps) expect(r.replicatedSeconds, `${label} two copies`).toBeGreaterThanOrEqual(r.seconds)
     }
     for (const l of report.lags) {
       expect(l.errors, l.target).toBe(0)

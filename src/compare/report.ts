@@ -22,6 +22,11 @@ export interface RepResult {
   replBacklog?: number
   /** Worst per-peer sync lag (s) right after the rep, from /metrics (FastDFS). */
   replLagSec?: number
+  /**
+   * Upload reps: seconds from the rep's start until its last uploads had a second copy (absent:
+   * the target cannot tell, or they did not get one in time). ops / this = ops/s with two copies.
+   */
+  replicatedSeconds?: number
 }
 
 export interface CellResult {
@@ -130,6 +135,25 @@ export function markdown(r: Report): string {
       out.push(`| ${l.target} | ${fmtSize(l.size)} | ${s.length} | ${num(p(50), 1)} | ${num(p(90), 1)} | ${num(p(99), 1)} | ${num(s[s.length - 1], 1)} | ${l.errors} |`)
     }
   }
+  const twoCopies = r.cells.filter((c) => c.op === 'upload' && c.reps.length && c.reps.every((x) => x.replicatedSeconds !== undefined))
+  if (twoCopies.length) {
+    out.push(
+      '',
+      '## Uploads with two copies',
+      '',
+      'ops/s counting each rep until its last uploads had a second copy (checked with the same probe as the lag table): what a client gets when "stored" means "stored twice". Tail: seconds the last copies took after the rep ended (median).',
+      '',
+      '| target | size | clients | acknowledged ops/s | with two copies ops/s | MB/s | tail s |',
+      '|---|---|---|---|---|---|---|',
+    )
+    for (const c of twoCopies) {
+      const acked = spread(c.reps.map((x) => x.ops / x.seconds)).median
+      const two = spread(c.reps.map((x) => x.ops / x.replicatedSeconds!)).median
+      const mb = spread(c.reps.map((x) => x.bytes / x.replicatedSeconds! / 1e6)).median
+      const tail = spread(c.reps.map((x) => x.replicatedSeconds! - x.seconds)).median
+      out.push(`| ${c.target} | ${fmtSize(c.size)} | ${c.clients} | ${num(acked)} | ${num(two)} | ${num(mb, 2)} | ${num(tail, 2)} |`)
+    }
+  }
   const ratios = ratioRows(r)
   if (ratios.length) {
     out.push('', '## Ratios (ops/s, first target = 1.00)', '', '| op | size | clients | ' + ratios[0].targets.join(' | ') + ' |', '|---|---|---|' + ratios[0].targets.map(() => '---|').join(''))
@@ -147,6 +171,13 @@ function ratioRows(r: Report): Array<{ op: string; size: number; clients: number
     const k = `${c.op}|${c.size}|${c.clients}`
     if (!byKey.has(k)) byKey.set(k, new Map())
     byKey.get(k)!.set(c.target, c.opsPerSec.median)
+  }
+  // Uploads counted until their second copy exists, where the target could tell (see tailReplicated).
+  for (const c of r.cells) {
+    if (c.op !== 'upload' || !c.reps.length || !c.reps.every((x) => x.replicatedSeconds !== undefined)) continue
+    const k = `upload (2 copies)|${c.size}|${c.clients}`
+    if (!byKey.has(k)) byKey.set(k, new Map())
+    byKey.get(k)!.set(c.target, spread(c.reps.map((x) => x.ops / x.replicatedSeconds!)).median)
   }
   const rows = []
   for (const [k, m] of byKey) {

@@ -132,3 +132,29 @@ export async function sendFileToSocket(sock: Socket, fd: number, start: number, 
     sock.off('close', onClose)
   }
 }
+
+/** Write `b`; resolves true once it left user space (nothing queued behind it), false if the socket failed or closed first. */
+export function flushedWrite(sock: Socket, b: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      sock.off('close', onClose)
+      resolve(ok && !sock.destroyed && sock.writableLength === 0)
+    }
+    const onClose = () => done(false)
+    sock.once('close', onClose)
+    sock.write(b, (err) => done(!err))
+  })
+}
+
+/**
+ * A protocol header followed by `length` bytes of file `fd` from `start`: the header is
+ * written and flushed first (so no user-space bytes are queued that the file bytes could
+ * overtake), then the range goes out with sendfile(2). Resolves with the file bytes sent;
+ * rejects like `sendFileToSocket` (with `bytesSent`), or with ECONNRESET when the socket
+ * closed before the header left. Callers check `canSendFile(sock)` first, keep `fd` open
+ * until this settles, and close the connection on any failure (the peer saw a short body).
+ */
+export async function sendHeadAndFile(sock: Socket, head: Buffer, fd: number, start: number, length: number, timeoutMs: number): Promise<number> {
+  if (!(await flushedWrite(sock, head))) throw Object.assign(codeError('ECONNRESET', 'socket closed before the header was sent'), { bytesSent: 0 })
+  return sendFileToSocket(sock, fd, start, length, timeoutMs)
+}

@@ -44,6 +44,21 @@ describe('push sync between two storages', () => {
     await c.until(() => same(b.file(back), a.file(back)), 'replica on A')
   })
 
+  it('large files and large appends (sent with sendfile when the addon is built) land byte-identical', async () => {
+    const [a, b] = c.storages
+    const big = (n: number, seed: number) => {
+      const d = Buffer.allocUnsafe(n)
+      for (let i = 0; i < n; i++) d[i] = (i * 7 + seed) & 0xff
+      return d
+    }
+    const whole = await Promise.all([300_000, 1_048_577, 65_537].map((n, i) => uploadTo(a.ip, c.port, big(n, i))))
+    // An appender grown by a large append: the sync record ships the range [old size, new size).
+    const app = await uploadTo(a.ip, c.port, big(70_000, 9), 'bin', 23)
+    expect((await A.call(24, appendBody(app, big(200_000, 5)))).status).toBe(0)
+    for (const r of [...whole, app]) await c.until(() => same(a.file(r), b.file(r)), `replica of ${r} on B`)
+    expect(readFileSync(b.file(app)).length).toBe(270_000)
+  })
+
   it('append, modify, truncate, metadata and delete propagate', async () => {
     const [a, b] = c.storages
     const remote = await uploadTo(a.ip, c.port, Buffer.from('0123456789'), 'txt', 23)

@@ -57,5 +57,31 @@ describe('report', () => {
     const md = markdown(r)
     expect(md).toContain('| a | upload | 4 KiB | 8 | 100.0 [50.0–150.0]')
     expect(md).toMatch(/\| upload \| 4 KiB \| 8 \| 1\.00 \| 2\.00 \|/)
+    // No rep says when its second copies existed: no two-copies section or ratio row.
+    expect(md).not.toContain('Uploads with two copies')
+    expect(md).not.toContain('upload (2 copies)')
+  })
+
+  it('charges uploads for the replication still owed when the rep ended', () => {
+    const rep = (ops: number, replicatedSeconds: number) => ({ ops, bytes: ops * 4096, seconds: 2, errors: 0, p50: 1, p99: 3, cpu: {}, peakRss: {}, machineBusySeconds: 1, replicatedSeconds })
+    const r: Report = {
+      startedAt: 'now',
+      command: 'npm run compare',
+      scenario: 'x',
+      machine: { cpus: 2, node: 'v20', memGiB: 24 },
+      cells: [
+        // a: 1,000/s acknowledged, copies 10 ms later; b: 2,000/s acknowledged, copies 2 s after the rep.
+        { target: 'a', op: 'upload', size: 4096, clients: 8, reps: [rep(2000, 2.01)] },
+        { target: 'b', op: 'upload', size: 4096, clients: 8, reps: [rep(4000, 4)] },
+      ],
+      lags: [],
+      warnings: [],
+    }
+    const md = markdown(r)
+    expect(md).toContain('## Uploads with two copies')
+    expect(md).toContain('| a | 4 KiB | 8 | 1,000 | 995.0 | 4.08 | 0.01 |')
+    expect(md).toContain('| b | 4 KiB | 8 | 2,000 | 1,000 | 4.10 | 2.00 |')
+    expect(md).toMatch(/\| upload \| 4 KiB \| 8 \| 1\.00 \| 2\.00 \|/)
+    expect(md).toMatch(/\| upload \(2 copies\) \| 4 KiB \| 8 \| 1\.00 \| 1\.00 \|/)
   })
 })

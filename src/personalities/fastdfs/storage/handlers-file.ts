@@ -14,7 +14,7 @@ import { checkGroup, nameOf, readLen, replyBuffer, type Request } from './reques
 import type { StorageContext } from './handlers-upload.js'
 import { KeyedMutex } from '../../../engine/util/keyed-mutex.js'
 import type { ReadHandle } from '../../../engine/blob/blob-store.js'
-import { canSendFile, sendFileToSocket } from '../../../engine/io/sendfile.js'
+import { canSendFile, sendHeadAndFile } from '../../../engine/io/sendfile.js'
 import { logger } from '../../../log.js'
 
 const log = logger('fastdfs.storage')
@@ -58,19 +58,6 @@ function drained(sock: Socket): Promise<void> {
   })
 }
 
-/** Write `b`; resolves true once it left user space (nothing queued behind it), false if the socket failed or closed first. */
-function flushedWrite(sock: Socket, b: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      sock.off('close', onClose)
-      resolve(ok && !sock.destroyed && sock.writableLength === 0)
-    }
-    const onClose = () => done(false)
-    sock.once('close', onClose)
-    sock.write(b, (err) => done(!err))
-  })
-}
-
 /**
  * The reply of a large download through sendfile(2): the header first, flushed (so no
  * user-space bytes are queued that the file bytes could overtake), then the range straight
@@ -80,9 +67,7 @@ function flushedWrite(sock: Socket, b: Buffer): Promise<boolean> {
 async function downloadZeroCopy(ctx: StorageContext, sock: Socket, h: ReadHandle, fd: number, n: number, name: string): Promise<void> {
   let sent = 0
   try {
-    if (await flushedWrite(sock, respHeader(n, 0))) {
-      sent = await sendFileToSocket(sock, fd, h.start, n, ctx.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS)
-    }
+    sent = await sendHeadAndFile(sock, respHeader(n, 0), fd, h.start, n, ctx.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS)
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { bytesSent?: number }
     sent = err.bytesSent ?? 0

@@ -98,6 +98,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     open: (r, range) => openRemote(store, r, range),
     stat: (r) => statRemote(store, r),
     heartbeatMs: cfg.heartBeatInterval * 1000,
+    networkTimeoutMs: cfg.networkTimeout * 1000,
     localAddress: cfg.bindAddr && cfg.bindAddr !== '0.0.0.0' ? cfg.bindAddr : undefined,
   }
   senders = startSyncSenders({ source, self, useStorageId: cfg.useStorageId, tracker: reporter })

@@ -417,7 +417,9 @@ export class PeerSender {
           this.sock.write(req.body.buffer)
         } else if (req.body) {
           this.uncorkNow()
-          await writeWithBody(this.sock, req.head, req.body)
+          // Why network_timeout (60 s by default): the same "no progress for this long" rule the
+          // storage applies to client transfers; a peer that stops reading releases the send.
+          await writeWithBody(this.sock, req.head, req.body, this.src.networkTimeoutMs ?? 60_000)
         } else this.sock.write(req.head)
       } catch (e) {
         req.body?.stream.destroy()

@@ -17,6 +17,8 @@ export interface SyncSource {
   stat(remote: string): Promise<BlobMeta | undefined>
   /** Idle keepalive interval (heart_beat_interval). */
   heartbeatMs: number
+  /** How long a send may make no progress before the connection is dropped (network_timeout); absent = 60 s. */
+  networkTimeoutMs?: number
   /** Local address to connect from (storage.conf bind_addr, so peers see our identity); absent = any. */
   localAddress?: string
 }
