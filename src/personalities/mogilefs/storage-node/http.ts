@@ -35,7 +35,9 @@ import { DevStores, resolveUrlPath } from './dev-stores.js'
 import { countBytes, countRequest, metrics } from '../../../server/process-metrics.js'
 import { COPY_FROM_HEADER, DIGEST_HEADER, parseCopySource, pullInto } from './pull.js'
 import type { ReadHandle } from '../../../engine/blob/blob-store.js'
-import { canSendFile, sendFileToSocket } from '../../../engine/io/sendfile.js'
+import { canSendFile, flushedWrite, sendFileToSocket } from '../../../engine/io/sendfile.js'
+
+const EMPTY = Buffer.alloc(0)
 
 const log = logger('mogilefs.mogstored.http')
 
@@ -295,7 +297,8 @@ async function sendZeroCopy(h: ReadHandle, res: ServerResponse, url: string | un
   res.flushHeaders()
   let sent = 0
   try {
-    if (await flushed(sock)) sent = await sendFileToSocket(sock, h.fd, h.start, n, ZERO_COPY_TIMEOUT_MS)
+    // An empty write flushed = everything written before it (the headers) is in the kernel.
+    if (await flushedWrite(sock, EMPTY)) sent = await sendFileToSocket(sock, h.fd, h.start, n, ZERO_COPY_TIMEOUT_MS)
   } catch (e) {
     sent = (e as { bytesSent?: number }).bytesSent ?? 0
     log.debug({ err: e, url }, 'zero-copy download aborted')
@@ -307,19 +310,6 @@ async function sendZeroCopy(h: ReadHandle, res: ServerResponse, url: string | un
   return true
 }
 
-/** Resolves true once everything written to `sock` so far is in the kernel (so file bytes cannot overtake it). */
-function flushed(sock: Socket): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      sock.off('close', onClose)
-      resolve(ok && !sock.destroyed && sock.writableLength === 0)
-    }
-    const onClose = () => done(false)
-    sock.once('close', onClose)
-    sock.write(EMPTY, (err) => done(!err))
-  })
-}
-const EMPTY = Buffer.alloc(0)
 
 async function sendBody(stream: Readable, res: ServerResponse, url: string | undefined): Promise<void> {
   try {
