@@ -27,8 +27,17 @@ const labelSets = new Map<string, { proto: string; cmd: string | number }>()
 
 /** Bytes moved by a front end, `dir` = in (uploads, replicas received) or out (downloads, replicas sent). */
 export function countBytes(proto: string, dir: 'in' | 'out', n: number): void {
-  metrics.inc('tandem_bytes_total', 'Bytes transferred by protocol and direction', { proto, dir }, n)
+  // Same reuse as countRequest: a fresh label object per call would be rendered per call.
+  const k = `${proto}\0${dir}`
+  let labels = byteLabelSets.get(k)
+  if (!labels) {
+    labels = { proto, dir }
+    byteLabelSets.set(k, labels)
+  }
+  metrics.inc('tandem_bytes_total', 'Bytes transferred by protocol and direction', labels, n)
 }
+
+const byteLabelSets = new Map<string, { proto: string; dir: 'in' | 'out' }>()
 
 /** Start the /metrics listener when a port is configured; resolves undefined otherwise. */
 export async function startMetricsServer(host: string, port: number | undefined): Promise<MetricsServer | undefined> {

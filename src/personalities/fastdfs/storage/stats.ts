@@ -36,6 +36,25 @@ export type StatField = (typeof STAT_FIELDS)[number]
 /** 348 bytes in V6.16.1. */
 export const STATS_BLOCK_SIZE = 12 + STAT_FIELDS.length * 8
 
+/** Operations counted by StorageStats.op. */
+export type StatOp = 'upload' | 'append' | 'modify' | 'truncate' | 'set_meta' | 'delete' | 'download' | 'get_meta' | 'create_link'
+
+/** The counter names of each op, built once (op() runs on every request; no string building there). */
+const OP_FIELDS = Object.fromEntries(
+  (['upload', 'append', 'modify', 'truncate', 'set_meta', 'delete', 'download', 'get_meta', 'create_link'] as const).map((op) => {
+    const withBytes = op === 'upload' || op === 'append' || op === 'modify' || op === 'download'
+    return [
+      op,
+      {
+        total: `total_${op}_count` as StatField,
+        success: `success_${op}_count` as StatField,
+        totalBytes: withBytes ? (`total_${op}_bytes` as StatField) : undefined,
+        successBytes: withBytes ? (`success_${op}_bytes` as StatField) : undefined,
+      },
+    ]
+  }),
+) as Record<StatOp, { total: StatField; success: StatField; totalBytes?: StatField; successBytes?: StatField }>
+
 /** Live counters of one storage process. `changes` moves whenever a counter does. */
 export class StorageStats {
   readonly v: Record<StatField, number> = Object.fromEntries(STAT_FIELDS.map((f) => [f, 0])) as Record<StatField, number>
@@ -45,12 +64,13 @@ export class StorageStats {
   connAlloc = 0
 
   /** Count one operation of kind `op` (e.g. 'upload'), its success and bytes. */
-  op(op: 'upload' | 'append' | 'modify' | 'truncate' | 'set_meta' | 'delete' | 'download' | 'get_meta' | 'create_link', ok: boolean, bytes = 0): void {
-    this.v[`total_${op}_count` as StatField]++
-    if (ok) this.v[`success_${op}_count` as StatField]++
-    if (op === 'upload' || op === 'append' || op === 'modify' || op === 'download') {
-      this.v[`total_${op}_bytes` as StatField] += bytes
-      if (ok) this.v[`success_${op}_bytes` as StatField] += bytes
+  op(op: StatOp, ok: boolean, bytes = 0): void {
+    const f = OP_FIELDS[op]
+    this.v[f.total]++
+    if (ok) this.v[f.success]++
+    if (f.totalBytes && f.successBytes) {
+      this.v[f.totalBytes] += bytes
+      if (ok) this.v[f.successBytes] += bytes
       if (ok && bytes) countBytes('fastdfs-storage', op === 'download' ? 'out' : 'in', bytes)
     }
     if (ok && op !== 'download' && op !== 'get_meta') this.v.last_source_update = Math.floor(Date.now() / 1000)
