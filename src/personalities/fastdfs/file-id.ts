@@ -46,7 +46,6 @@ export const TRUNK_FLAG = 1n << 59n
 /** Largest remote filename we accept (the real servers cap at 128 bytes). */
 export const MAX_REMOTE_NAME = 128
 
-const B64_RE = /^[A-Za-z0-9_-]{27}$/
 /** Characters fdfs_validate_filename allows in ext names and slave prefixes. */
 const SAFE_RE = /^[A-Za-z0-9._-]*$/
 const UPPER_HEX2 = /^[0-9A-F]{2}$/
@@ -165,8 +164,9 @@ export interface DecodedFileName {
   sourceIp?: string
   sourceId?: number
   timestamp: number
-  /** The raw masked size word. */
-  sizeWord: bigint
+  /** The raw masked size word, high and low 32 bits. */
+  sizeWordHi: number
+  sizeWordLo: number
   /** Size encoded in the name: real size for normal files, 0 for appenders (-1 if unknown). */
   size: number
   crc32: number
@@ -200,19 +200,20 @@ export function decodeFileName(remote: string): DecodedFileName {
     throw new FileIdError(`remote filename "${remote}" has bad characters`)
   }
   const base64 = fileName.slice(0, BASE64_LEN)
-  if (!B64_RE.test(base64)) throw new FileIdError(`remote filename "${remote}" has bad base64`)
-  const raw = Buffer.from(base64, 'base64url')
-  if (raw.length !== 20) throw new FileIdError(`remote filename "${remote}" has bad base64`)
+  const raw = decodeBase64Part(base64)
+  if (!raw) throw new FileIdError(`remote filename "${remote}" has bad base64`)
   const src = decodeSource(raw, 0)
   const timestamp = raw.readUInt32BE(4)
-  const word = raw.readBigUInt64BE(8)
+  // The size word as two 32-bit halves (no BigInt: this runs for every request that names a file).
+  const hi = raw.readUInt32BE(8)
+  const lo = raw.readUInt32BE(12)
   const crc32 = raw.readUInt32BE(16)
-  const trunk = (word & TRUNK_FLAG) !== 0n && remote.length === TRUNK_NAME_LEN
-  const appender = (word & APPENDER_FLAG) !== 0n
+  const trunk = (hi & TRUNK_FLAG_HI) !== 0 && remote.length === TRUNK_NAME_LEN
+  const appender = (hi & APPENDER_FLAG_HI) !== 0
   let size: number
   if (appender) size = 0
-  else if (word >> 63n !== 0n || trunk) size = Number(word & 0xffffffffn)
-  else size = word <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(word) : -1
+  else if (hi >>> 31 !== 0 || trunk) size = lo
+  else size = hi <= MAX_SAFE_HI ? hi * 0x100000000 + lo : -1
   const tail = fileName.slice(BASE64_LEN)
   const dot = tail.lastIndexOf('.')
   const ext = dot >= 0 && tail.length - dot - 1 <= EXT_MAX ? tail.slice(dot + 1) : ''
@@ -230,13 +231,51 @@ export function decodeFileName(remote: string): DecodedFileName {
     sourceIp: src.ip,
     sourceId: src.id,
     timestamp,
-    sizeWord: word,
+    sizeWordHi: hi,
+    sizeWordLo: lo,
     size,
     crc32,
     appender,
     trunk,
     slave: remote.length > TRUNK_NAME_LEN || (remote.length > NORMAL_NAME_LEN && !trunk),
   }
+}
+
+/** APPENDER_FLAG and TRUNK_FLAG as bits of the size word's high 32 bits. */
+const APPENDER_FLAG_HI = Number(APPENDER_FLAG >> 32n)
+const TRUNK_FLAG_HI = Number(TRUNK_FLAG >> 32n)
+/** Largest high half for which hi * 2^32 + lo stays an exact JS number (2^53 - 1). */
+const MAX_SAFE_HI = 0x1fffff
+
+/** base64url character → 6-bit value, -1 for anything else. */
+const B64_VALUE = new Int8Array(128).fill(-1)
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) B64_VALUE[c.charCodeAt(0)] = i
+
+/** Scratch for decodeBase64Part. Safe to share: callers read it synchronously, before any other decode. */
+const RAW = Buffer.alloc(20)
+
+/**
+ * The 20 bytes behind the 27 base64url characters of a name (the same bytes
+ * `Buffer.from(s, 'base64url')` gives), or undefined when `s` is not 27 such
+ * characters. Returns a shared scratch buffer: read it before the next call.
+ */
+function decodeBase64Part(s: string): Buffer | undefined {
+  if (s.length !== BASE64_LEN) return undefined
+  let acc = 0
+  let bits = 0
+  let o = 0
+  for (let i = 0; i < BASE64_LEN; i++) {
+    const c = s.charCodeAt(i)
+    const v = c < 128 ? B64_VALUE[c] : -1
+    if (v < 0) return undefined
+    acc = ((acc << 6) | v) & 0xffffff
+    bits += 6
+    if (bits >= 8) {
+      bits -= 8
+      if (o < 20) RAW[o++] = (acc >>> bits) & 0xff
+    }
+  }
+  return o === 20 ? RAW : undefined
 }
 
 /** Like decodeFileName but returns undefined instead of throwing. */

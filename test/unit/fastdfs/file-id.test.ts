@@ -72,6 +72,36 @@ describe('FastDFS file ids', () => {
     expect(decodeFileName(big).size).toBe(5 * 2 ** 32)
   })
 
+  it('decodes the 20 name bytes exactly as a base64url decode does, for random words', () => {
+    // Reference: Buffer's base64url decoder and BigInt arithmetic on the size word, as the C code does.
+    let seed = 12345
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+    for (let n = 0; n < 3000; n++) {
+      const raw = Buffer.alloc(20)
+      for (let i = 0; i < 20; i++) raw[i] = Math.floor(rnd() * 256)
+      // Make a third of the names carry the appender flag, a third a clear top bit and a small high half.
+      if (n % 3 === 1) raw[8] = (raw[8] | 0x04) & 0x7f
+      if (n % 3 === 2) raw[8] = raw[9] = 0
+      const remote = `M00/1A/2B/${raw.toString('base64url')}123.bin`
+      const d = decodeFileName(remote)
+      const word = raw.readBigUInt64BE(8)
+      const appender = (word & (1n << 58n)) !== 0n
+      const size = appender ? 0 : word >> 63n !== 0n ? Number(word & 0xffffffffn) : word <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(word) : -1
+      expect(d.timestamp).toBe(raw.readUInt32BE(4))
+      expect(d.crc32).toBe(raw.readUInt32BE(16))
+      expect(d.appender).toBe(appender)
+      expect(d.size).toBe(size)
+      expect(BigInt(d.sizeWordHi) * 2n ** 32n + BigInt(d.sizeWordLo)).toBe(word)
+      const le = raw.readUInt32LE(0)
+      expect(d.source).toBe(le >= 1 && le <= 0xffffff ? String(le) : `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`)
+    }
+    // Not base64url: '+', '/', '=', non-ASCII, and a 27-char run with a bad last char.
+    for (const bad of ['+', '/', '=', 'é', '.']) {
+      const name = `M00/00/00/fwAAC2sCVP2AetzHAA9CQOMZSS${bad}356.bin`
+      expect(() => decodeFileName(name), name).toThrow(FileIdError)
+    }
+  })
+
   it('formats ext parts like the C server (digits + .ext, 7 digits without ext, max 6)', () => {
     expect(formatExtPart('bin', fixedRandom)).toBe('555.bin')
     expect(formatExtPart('abcdef', fixedRandom)).toBe('.abcdef')
