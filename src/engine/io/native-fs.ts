@@ -9,7 +9,8 @@
  * function (not Linux), or `TANDEM_NO_NATIVE_FS=1` is set. Then
  * `renameNoReplaceSync` returns false without touching anything, and so it does
  * when the filesystem or kernel refuses the flag (EINVAL, ENOSYS); the caller
- * falls back to its check + rename.
+ * falls back to its check + rename; after the first such refusal the process
+ * stops trying.
  */
 import { nativeAddon } from './native-addon.js'
 
@@ -44,7 +45,12 @@ export function renameNoReplaceSync(from: string, to: string): boolean {
     return true
   } catch (e) {
     const code = (e as { code?: string }).code
-    if (code === 'EINVAL' || code === 'ENOSYS') return false
+    if (code === 'EINVAL' || code === 'ENOSYS') {
+      // The kernel or a filesystem of this process does not take the flag: use the fallback from
+      // now on (it is correct everywhere) rather than paying a failing syscall per commit.
+      fn = null
+      return false
+    }
     throw e
   }
 }
