@@ -11,6 +11,7 @@ import { loadFixture } from '../../helpers/fixtures.js'
 import { freePort, spawnDaemon, tmpDir, waitForPort, type Daemon } from '../../helpers/proc.js'
 import { groupBuf, joinBody, RawFdfs } from '../../helpers/fdfs-tracker-raw.js'
 import { decodeBrief, decodeGroupStat, decodeStorageStats, STATS_BLOCK_SIZE } from '../../../src/personalities/fastdfs/tracker/monitor-codec.js'
+import { encodeFileName } from '../../../src/personalities/fastdfs/file-id.js'
 
 const HOST = '127.0.0.1'
 let dir: string
@@ -315,5 +316,50 @@ describe('fdfs_trackerd: lifecycle', () => {
     expect((await c2.call(101))?.body.length).toBe(40)
     back.close()
     c2.close()
+  })
+})
+
+describe('fdfs_trackerd: a storage restarted with another IP (REPORT_IP_CHANGED 78)', () => {
+  const ipChangedBody = (group: string, oldIp: string, newIp: string) => {
+    const b = Buffer.alloc(16 + 46 + 46)
+    b.write(group, 0, 'latin1')
+    b.write(oldIp, 16, 'latin1')
+    b.write(newIp, 62, 'latin1')
+    return b
+  }
+  const listGroup9 = async (c: RawFdfs) => decodeStorageStats((await c.call(92, groupBuf('group9')))!.body)
+
+  it('moves the old entry to the new IP, leaves the old one IP_CHANGED, and answers what the real storaged accepts', async () => {
+    const a = await joinStorage('127.0.0.21', { group: 'group9' })
+    const from22 = await RawFdfs.connect(port, HOST, '127.0.0.22')
+    // The old address is still ACTIVE: EBUSY (the real storaged takes it as "try later").
+    expect((await from22.call(78, ipChangedBody('group9', '127.0.0.21', '127.0.0.22')))?.status).toBe(16)
+    a.close()
+    const admin = await RawFdfs.connect(port, HOST)
+    for (let i = 0; i < 50 && (await listGroup9(admin)).find((s) => s.ip === '127.0.0.21')?.status !== 5; i++) await new Promise((r) => setTimeout(r, 20))
+    // Only the storage itself may report its move; wrong sizes, unknown groups and unknown old IPs are refused.
+    expect((await from22.call(78, ipChangedBody('group9', '127.0.0.21', '127.0.0.23')))?.status).toBe(22)
+    expect((await from22.call(78, Buffer.alloc(50)))?.status).toBe(22)
+    expect((await from22.call(78, ipChangedBody('nosuch', '127.0.0.21', '127.0.0.22')))?.status).toBe(2)
+    expect((await from22.call(78, ipChangedBody('group9', '127.0.0.99', '127.0.0.22')))?.status).toBe(2)
+    // The move itself, then a repeat (EALREADY, as upstream).
+    expect((await from22.call(78, ipChangedBody('group9', '127.0.0.21', '127.0.0.22')))?.status).toBe(0)
+    expect((await from22.call(78, ipChangedBody('group9', '127.0.0.21', '127.0.0.22')))?.status).toBe(114)
+    from22.close()
+    const list = await listGroup9(admin)
+    expect(list.map((s) => [s.ip, s.status])).toEqual([['127.0.0.21', 3], ['127.0.0.22', 5]])
+    expect(list[1].stats.longs[0]).toBe(5) // the counters moved with it
+    // The storage then joins from its new address and carries on.
+    const back = await joinStorage('127.0.0.22', { group: 'group9' })
+    expect((await listGroup9(admin)).find((s) => s.ip === '127.0.0.22')?.status).toBe(7)
+    // A file it created under its old address (the name carries 127.0.0.21) is routed to its new one.
+    const remote = encodeFileName({ storePathIndex: 0, subHigh: 0, subLow: 0, source: '127.0.0.21', timestamp: Math.floor(Date.now() / 1000), size: 10, crc32: 1, ext: 'bin' })
+    for (const cmd of [102, 103]) {
+      const r = await admin.call(cmd, Buffer.concat([groupBuf('group9'), Buffer.from(remote, 'latin1')]))
+      expect(r?.status, `cmd ${cmd}`).toBe(0)
+      expect(r!.body.toString('latin1', 16, 31).replace(/\0+$/, ''), `cmd ${cmd}`).toBe('127.0.0.22')
+    }
+    back.close()
+    admin.close()
   })
 })

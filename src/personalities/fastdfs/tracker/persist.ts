@@ -42,6 +42,8 @@ interface SavedStorage {
   pathTotalMb: number[]
   pathFreeMb: number[]
   srcId: string
+  /** IP_CHANGED entries: the wire id the storage moved to (absent in older state files). */
+  movedTo?: string
   syncUntil: number
   stats: { allocCount: number; currentCount: number; maxCount: number; longs: number[] }
   synced: Record<string, number>
@@ -92,6 +94,7 @@ function serialize(state: TrackerState): Saved {
         pathTotalMb: s.pathTotalMb,
         pathFreeMb: s.pathFreeMb,
         srcId: s.srcId,
+        movedTo: s.movedTo || undefined,
         syncUntil: s.syncUntil,
         stats: s.stats,
         synced: Object.fromEntries(s.synced),
@@ -144,6 +147,7 @@ export function loadState(basePath: string): TrackerState {
       s.totalMb = s.pathTotalMb.reduce((a, b) => a + b, 0)
       s.freeMb = s.pathFreeMb.reduce((a, b) => a + b, 0)
       s.srcId = ss.srcId ?? ''
+      s.movedTo = ss.movedTo ?? ''
       s.syncUntil = ss.syncUntil ?? 0
       const longs = (ss.stats?.longs ?? []).slice(0, STAT_LONGS)
       while (longs.length < STAT_LONGS) longs.push(0)

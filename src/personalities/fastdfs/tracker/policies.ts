@@ -8,7 +8,7 @@
  * below reserved_storage_space, EINVAL: undecodable file name).
  */
 import { reservedBytes } from '../../../engine/disk/reserved.js'
-import { ERRNO } from '../protocol/constants.js'
+import { ERRNO, STORAGE_STATUS } from '../protocol/constants.js'
 import { tryDecodeFileName } from '../file-id.js'
 import type { GroupNode, StorageNode, TrackerState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
@@ -118,11 +118,22 @@ export interface FileRouting {
   sourceOnly: boolean
 }
 
-/** Decode routing facts from a remote filename; undefined when it is not a FastDFS name. */
-export function routingOf(remote: string): FileRouting | undefined {
+/**
+ * Decode routing facts from a remote filename; undefined when it is not a FastDFS name. With
+ * the group: a source that later reported an IP change (REPORT_IP_CHANGED, ip mode) is
+ * followed to its new address, since the files it created live there now.
+ */
+export function routingOf(remote: string, g?: GroupNode): FileRouting | undefined {
   const d = tryDecodeFileName(remote)
   if (!d) return undefined
-  return { source: d.source, timestamp: d.timestamp, sourceOnly: d.appender || d.slave }
+  let source = d.source
+  // Why a bound: entries could (by hand-edited state) point at each other; a storage moves rarely.
+  for (let hops = 0; g && hops < 8; hops++) {
+    const moved = g.byWireId(source)
+    if (!moved || moved.status !== STORAGE_STATUS.IP_CHANGED || !moved.movedTo) break
+    source = moved.movedTo
+  }
+  return { source, timestamp: d.timestamp, sourceOnly: d.appender || d.slave }
 }
 
 function isSource(s: StorageNode, r: FileRouting): boolean {
@@ -147,7 +158,7 @@ export function knownToHave(conf: TrackerConf, s: StorageNode, r: FileRouting, n
 export function pickFetch(conf: TrackerConf, g: GroupNode, remote: string, all: boolean, nowSec: number): Picked<StorageNode[]> {
   const readable = g.readable()
   if (readable.length === 0) return { errno: ERRNO.ENOENT }
-  const r = routingOf(remote)
+  const r = routingOf(remote, g)
   if (!r) return { errno: ERRNO.EINVAL }
   const src = readable.find((s) => isSource(s, r))
   if (r.sourceOnly) {
@@ -176,7 +187,7 @@ export function pickFetch(conf: TrackerConf, g: GroupNode, remote: string, all: 
 export function pickUpdate(conf: TrackerConf, g: GroupNode, remote: string): Picked<StorageNode> {
   const w = g.writable()
   if (w.length === 0) return { errno: ERRNO.ENOENT }
-  const r = routingOf(remote)
+  const r = routingOf(remote, g)
   if (!r) return { errno: ERRNO.EINVAL }
   const src = w.find((s) => isSource(s, r))
   if (src) return { ok: src }

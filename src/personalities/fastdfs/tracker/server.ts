@@ -175,6 +175,8 @@ export class TrackerServer {
         return St.parameterReq(ctx, body)
       case T.STORAGE_CHANGELOG_REQ:
         return St.changelogReq(conn, body)
+      case T.STORAGE_REPORT_IP_CHANGED:
+        return St.ipChanged(ctx, conn, body)
       case T.STORAGE_JOIN:
         return St.join(ctx, conn, body)
       case T.STORAGE_BEAT:

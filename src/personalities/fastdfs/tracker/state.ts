@@ -50,6 +50,8 @@ export class StorageNode {
   freeMb = 0
   /** Storage this one was bootstrapped from (wire id), '' when none. */
   srcId = ''
+  /** IP_CHANGED entries: the wire id (new IP) the storage reported moving to; '' otherwise. */
+  movedTo = ''
   syncUntil = 0
   stats: StorageStats = { allocCount: 0, currentCount: 0, maxCount: 0, longs: new Array(STAT_LONGS).fill(0) }
   /** Date.now() of the last BEAT/DISK_USAGE/SYNC_REPORT we received (0 = never). */

@@ -2,7 +2,7 @@
  * Tracker commands sent by storage servers (spec §7.2-7.3): GET_MY_IP (60),
  * PARAMETER_REQ (75), CHANGELOG_REQ (77), JOIN (81), BEAT (83), DISK_USAGE
  * (84), SYNC_REPORT (89), CHANGE_STATUS (59), FETCH_STORAGE_IDS (69),
- * GET_SERVER_ID (70), GET_STATUS (71). The bootstrap commands (86/87/88/79/76)
+ * GET_SERVER_ID (70), GET_STATUS (71), REPORT_IP_CHANGED (78). The bootstrap commands (86/87/88/79/76)
  * live in sync-handlers.ts. Called by server.ts's dispatcher; each returns
  * the full reply bytes.
  */
@@ -311,4 +311,54 @@ export function getStatus(ctx: TrackerCtx, body: Buffer): Reply {
   const out = Buffer.alloc(BRIEF_SIZE)
   encodeBrief({ status: s.status, port: s.port, id: s.id, ip: s.ip }, out, 0)
   return ok(out)
+}
+
+/**
+ * 78: a storage in ip mode restarted with another IP (`storage_ip_changed_auto_adjust`, on by
+ * default) reports `group 16 + old ip 46 + new ip 46` on a fresh connection before it joins. As
+ * the real tracker does: the old entry's state (status, counters, sync progress) moves to the new
+ * IP and the old IP stays listed as IP_CHANGED, so peers stop syncing to it. The real storaged
+ * retries this request every second until it gets 0, EALREADY, ENOENT, EEXIST or EBUSY, so an
+ * unknown-command answer here would keep it from ever starting. Not in id mode (ids do not
+ * change with the address: EOPNOTSUPP, which storages in id mode never ask).
+ */
+export function ipChanged(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
+  if (ctx.conf.useStorageId) return fail(ERRNO.EOPNOTSUPP)
+  if (body.length !== FIELD.GROUP_NAME + 2 * FIELD.IP_ADDRESS_FULL) return fail(ERRNO.EINVAL)
+  const g = ctx.state.group(groupField(body))
+  if (!g) return fail(ERRNO.ENOENT)
+  const oldIp = getFixed(body, FIELD.GROUP_NAME, FIELD.IP_ADDRESS_FULL - 1)
+  const newIp = getFixed(body, FIELD.GROUP_NAME + FIELD.IP_ADDRESS_FULL, FIELD.IP_ADDRESS_FULL - 1)
+  // Only the storage itself may say it moved: the new address must be the one it connects from.
+  if (newIp !== conn.peerIp) {
+    log.warn({ peer: conn.peerIp, group: g.name, oldIp, newIp }, 'ip changed report: new ip is not the caller\'s address')
+    return fail(ERRNO.EINVAL)
+  }
+  const old = g.byWireId(oldIp)
+  if (!old || old.status === S.DELETED) return fail(ERRNO.ENOENT)
+  if (old.status === S.ONLINE || old.status === S.ACTIVE || old.status === S.RECOVERY) return fail(ERRNO.EBUSY)
+  if (old.status === S.IP_CHANGED) return fail(ERRNO.EALREADY)
+  const existing = g.byWireId(newIp, old.port)
+  if (existing && existing.status !== S.DELETED) return fail(ERRNO.EEXIST)
+  const moved = new StorageNode(`${newIp}:${old.port}`, newIp, newIp, old.port, g.name)
+  // Everything the tracker learned about the storage goes with it to its new address.
+  for (const k of ['status', 'statusReason', 'rwMode', 'version', 'joinTime', 'upTime', 'uploadPriority', 'storePathCount', 'subdirCount', 'currentWritePath', 'pathTotalMb', 'pathFreeMb', 'totalMb', 'freeMb', 'srcId', 'syncUntil', 'stats', 'beatIntervalMs', 'synced'] as const) {
+    ;(moved as unknown as Record<string, unknown>)[k] = old[k]
+  }
+  moved.statusReason = `ip changed from ${oldIp}`
+  old.stats = { allocCount: 0, currentCount: 0, maxCount: 0, longs: new Array(old.stats.longs.length).fill(0) }
+  old.synced = new Map()
+  if (existing) g.storages.delete(existing.key)
+  g.storages.set(moved.key, moved)
+  // Peers that synced from the old address now learn it from the new one.
+  for (const s of g.storages.values()) {
+    const ts = s.synced.get(oldIp)
+    if (ts !== undefined) s.synced.set(newIp, ts)
+    if (s.srcId === oldIp) s.srcId = newIp
+  }
+  old.movedTo = newIp
+  ctx.state.setStatus(old, S.IP_CHANGED, `ip changed to ${newIp}`)
+  log.info({ group: g.name, oldIp, newIp, status: moved.statusName }, 'storage ip changed')
+  ctx.state.onChange()
+  return ok()
 }
