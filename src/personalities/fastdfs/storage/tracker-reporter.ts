@@ -15,7 +15,7 @@ import path from 'node:path'
 import { SocketReader } from '../../../server/socket-reader.js'
 import { writeFileAtomic } from '../../../engine/binlog/binlog.js'
 import { logger } from '../../../log.js'
-import { FIELD, FDFS_VERSION, STORAGE_STATUS, TRACKER_CMD as T, HEADER_SIZE } from '../protocol/constants.js'
+import { ERRNO, FIELD, FDFS_VERSION, STORAGE_STATUS, TRACKER_CMD as T, HEADER_SIZE } from '../protocol/constants.js'
 import { decodeHeader, encodeHeader, getFixed, putFixed } from '../protocol/header.js'
 import type { FileStore } from './store.js'
 import type { StorageConfig, TrackerAddr } from './storage-conf.js'
@@ -126,6 +126,11 @@ export class TrackerReporter extends EventEmitter {
   private syncedVersion = 0
   private kicks = new Set<() => void>()
   private readonly stateFile: string
+  /** Our address at the last join (saved), and as it was when this process started ('' = unknown). */
+  private lastIp = ''
+  private previousIp = ''
+  /** Trackers (`host:port`) told about our ip change in this run. */
+  private ipReported = new Set<string>()
 
   constructor(private readonly o: ReporterOptions) {
     super()
@@ -140,6 +145,8 @@ export class TrackerReporter extends EventEmitter {
       this.syncOldDone = /sync_old_done=1/.test(t)
       this.syncSrc = /sync_src_id=(\S+)/.exec(t)?.[1] ?? ''
       this.syncUntil = Number(/sync_until_timestamp=(\d+)/.exec(t)?.[1] ?? 0)
+      this.lastIp = /last_ip_addr=(\S+)/.exec(t)?.[1] ?? ''
+      this.previousIp = this.lastIp
     } catch {
       // first start
     }
@@ -158,8 +165,36 @@ export class TrackerReporter extends EventEmitter {
   private async saveState(): Promise<void> {
     await writeFileAtomic(
       this.stateFile,
-      `storage_join_time=${this.joinTime}\nsync_old_done=${this.syncOldDone ? 1 : 0}\nsync_src_id=${this.syncSrc}\nsync_until_timestamp=${this.syncUntil}\n`,
+      `storage_join_time=${this.joinTime}\nsync_old_done=${this.syncOldDone ? 1 : 0}\nsync_src_id=${this.syncSrc}\nsync_until_timestamp=${this.syncUntil}\n` +
+        (this.lastIp ? `last_ip_addr=${this.lastIp}\n` : ''),
     )
+  }
+
+  /**
+   * In ip mode, a storage whose address changed since its last run tells each tracker once,
+   * before joining it (STORAGE_REPORT_IP_CHANGED 78, like the C storage's
+   * storage_ip_changed_auto_adjust), so the tracker moves its entry instead of seeing a new
+   * storage, and files named after the old address stay readable. Answers the C storage takes
+   * as done: 0, EALREADY, ENOENT, EEXIST, and EBUSY (the old entry still looks online). Any
+   * other answer is logged and the join goes ahead: a storage is never kept from starting.
+   */
+  private async reportIpChange(addr: TrackerAddr, ip: string): Promise<void> {
+    const key = `${addr.host}:${addr.port}`
+    if (this.o.cfg.useStorageId || this.params.use_storage_id === 'true' || !this.previousIp || this.previousIp === ip || this.ipReported.has(key)) return
+    const b = Buffer.alloc(FIELD.GROUP_NAME + 2 * FIELD.IP_ADDRESS_FULL)
+    putFixed(b, 0, FIELD.GROUP_NAME, this.o.cfg.groupName)
+    putFixed(b, FIELD.GROUP_NAME, FIELD.IP_ADDRESS_FULL - 1, this.previousIp)
+    putFixed(b, FIELD.GROUP_NAME + FIELD.IP_ADDRESS_FULL, FIELD.IP_ADDRESS_FULL - 1, ip)
+    try {
+      await this.oneShot(addr, (l) => l.call(T.STORAGE_REPORT_IP_CHANGED, b))
+      log.info({ tracker: key, from: this.previousIp, to: ip }, 'reported our ip change')
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno
+      const fine = errno === ERRNO.EALREADY || errno === ERRNO.ENOENT || errno === ERRNO.EEXIST || errno === ERRNO.EBUSY
+      log[fine ? 'info' : 'warn']({ tracker: key, from: this.previousIp, to: ip, errno, err: (e as Error).message }, 'ip change report not applied')
+      if (errno === undefined) throw e // no answer at all: the session fails and is retried
+    }
+    this.ipReported.add(key)
   }
 
   /** Stop all loops and close tracker connections. */
@@ -278,6 +313,8 @@ export class TrackerReporter extends EventEmitter {
     }
     this.emit('params', this.params)
 
+    await this.reportIpChange(addr, ip)
+
     const l = new TrackerLink(addr, this.localAddress())
     this.links.add(l)
     try {
@@ -285,6 +322,10 @@ export class TrackerReporter extends EventEmitter {
       const reply = await l.call(T.STORAGE_JOIN, this.joinBody(addr))
       if (reply.length !== 17) throw new Error(`join reply of ${reply.length} bytes, expected 17`)
       this.myStatus = reply[0]
+      if (ip && ip !== this.lastIp && !this.o.cfg.useStorageId) {
+        this.lastIp = ip
+        await this.saveState()
+      }
       log.info({ tracker: `${addr.host}:${addr.port}`, status: this.myStatus, src: getFixed(reply, 1, 16) }, 'joined tracker')
       if (!this.syncOldDone) {
         // A brand-new storage asks once where its initial copy comes from (empty = nobody:
