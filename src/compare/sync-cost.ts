@@ -33,6 +33,7 @@ import { median } from './stats.js'
 import { parsePrometheus } from '../engine/metrics.js'
 import { spreadInodes } from './fs-probe.js'
 
+/** What `tandem sync-cost` (src/cli/tandem.ts) and its test ask for; absent optional fields take the defaults noted. */
 export interface SyncCostOptions {
   seconds: number
   rounds: number
@@ -58,6 +59,7 @@ export interface SyncCostRound {
   backlogRecords: number
 }
 
+/** The rounds and the figures derived from them (summarize); printed by formatSyncCost. */
 export interface SyncCostResult {
   rounds: SyncCostRound[]
   syncOpsPerSec: number
@@ -184,6 +186,7 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
   }
 }
 
+/** Medians per mode and the two ratios; rounds of a mode that never ran give NaN figures. */
 export function summarize(rounds: SyncCostRound[]): SyncCostResult {
   const of = (m: 'sync' | 'no-sync') => rounds.filter((r) => r.mode === m)
   const rate = (r: SyncCostRound) => r.ops / r.seconds
