@@ -19,8 +19,9 @@ describe('tandem sync-cost', () => {
       expect(r.cpu.fdfs_storaged1, r.mode).toBeGreaterThan(0)
     }
     const [sync, noSync] = res.rounds
-    // B was stopped for the whole no-sync round: it cannot have used CPU, and A's backlog grew.
-    expect(noSync.cpu.fdfs_storaged2).toBe(0)
+    // B was stopped for the whole no-sync round: no CPU beyond a clock tick (it may still have been
+    // finishing a request when the signal landed), and A's backlog grew.
+    expect(noSync.cpu.fdfs_storaged2).toBeLessThanOrEqual(0.02)
     expect(noSync.backlogRecords).toBeGreaterThan(0)
     expect(sync.cpu.fdfs_storaged2).toBeGreaterThan(0)
     expect(res.throughputRatio).toBeGreaterThan(0)
