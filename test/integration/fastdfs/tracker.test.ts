@@ -93,7 +93,8 @@ describe('fdfs_trackerd: storage protocol', () => {
     expect(text).toContain('reserved_storage_space=1.00%\n')
     expect(text).toContain('store_slave_file_use_link=0\n')
     expect(text.split('\n').filter(Boolean)).toHaveLength(26)
-    expect((await c.call(77, Buffer.concat([groupBuf('group1'), groupBuf('127.0.0.12')])))?.status).toBe(0)
+    // Nobody has joined group1 yet: ENOENT, as the real tracker answers (the C storage takes it as "nothing to do").
+    expect((await c.call(77, Buffer.concat([groupBuf('group1'), groupBuf('127.0.0.12')])))?.status).toBe(2)
     expect((await c.call(77))?.status).toBe(22)
     // storage-only commands without a join: EACCES
     expect((await c.call(83))?.status).toBe(13)
@@ -328,6 +329,7 @@ describe('fdfs_trackerd: a storage restarted with another IP (REPORT_IP_CHANGED 
     return b
   }
   const listGroup9 = async (c: RawFdfs) => decodeStorageStats((await c.call(92, groupBuf('group9')))!.body)
+  const from22Fresh = () => RawFdfs.connect(port, HOST, '127.0.0.22')
 
   it('moves the old entry to the new IP, leaves the old one IP_CHANGED, and answers what the real storaged accepts', async () => {
     const a = await joinStorage('127.0.0.21', { group: 'group9' })
@@ -349,6 +351,14 @@ describe('fdfs_trackerd: a storage restarted with another IP (REPORT_IP_CHANGED 
     const list = await listGroup9(admin)
     expect(list.map((s) => [s.ip, s.status])).toEqual([['127.0.0.21', 3], ['127.0.0.22', 5]])
     expect(list[1].stats.longs[0]).toBe(5) // the counters moved with it
+    // The change is in the changelog (the real tracker's line format), delivered once per storage.
+    const cl = await from22Fresh()
+    const lines = (await cl.call(77, Buffer.concat([groupBuf('group9'), groupBuf('127.0.0.22')])))!
+    expect(lines.status).toBe(0)
+    expect(lines.body.toString()).toMatch(/^\d+ group9 127\.0\.0\.21 3 127\.0\.0\.22\n$/)
+    expect((await cl.call(77, Buffer.concat([groupBuf('group9'), groupBuf('127.0.0.22')])))!.body.length).toBe(0)
+    expect((await cl.call(77, Buffer.concat([groupBuf('group9'), groupBuf('127.0.0.99')])))?.status).toBe(2)
+    cl.close()
     // The storage then joins from its new address and carries on.
     const back = await joinStorage('127.0.0.22', { group: 'group9' })
     expect((await listGroup9(admin)).find((s) => s.ip === '127.0.0.22')?.status).toBe(7)

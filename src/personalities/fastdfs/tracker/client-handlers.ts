@@ -171,6 +171,8 @@ export function deleteStorage(ctx: TrackerCtx, body: Buffer): Reply {
   if (s.connected || s.status === STORAGE_STATUS.ONLINE || s.status === STORAGE_STATUS.ACTIVE) return fail(ERRNO.EBUSY)
   g.storages.delete(s.key)
   g.chgCount++
+  // Peers drop their sync marks for it when they read this line (as with the real tracker).
+  ctx.changelog?.append(g.name, s.id, STORAGE_STATUS.DELETED)
   log.info({ group: g.name, storage: s.key }, 'storage deleted by admin')
   ctx.state.onChange()
   return ok()

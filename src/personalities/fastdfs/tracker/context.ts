@@ -7,6 +7,7 @@ import { respHeader } from '../protocol/header.js'
 import type { GroupNode, StorageNode, TrackerState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
 import type { TrackerPeers } from './leader.js'
+import type { Changelog } from './changelog.js'
 
 /** Per-connection state. `storage` is set once STORAGE_JOIN succeeded on this connection. */
 export interface Conn {
@@ -31,6 +32,8 @@ export interface TrackerCtx {
   connections: { alloc: number; current: number; max: number }
   /** The other trackers and the leader rule (leader.ts); absent = we are the only tracker. */
   trackers?: TrackerPeers
+  /** Membership changes peers must act on (changelog.ts); absent = none kept (changelog requests answer empty). */
+  changelog?: Changelog
 }
 
 /** The leader's `ip:port` as `conn`'s peer should know it (ourselves when alone or lowest). */

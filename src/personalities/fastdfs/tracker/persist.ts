@@ -44,6 +44,8 @@ interface SavedStorage {
   srcId: string
   /** IP_CHANGED entries: the wire id the storage moved to (absent in older state files). */
   movedTo?: string
+  /** Changelog bytes this storage has read (absent in older state files). */
+  changelogOffset?: number
   syncUntil: number
   stats: { allocCount: number; currentCount: number; maxCount: number; longs: number[] }
   synced: Record<string, number>
@@ -95,6 +97,7 @@ function serialize(state: TrackerState): Saved {
         pathFreeMb: s.pathFreeMb,
         srcId: s.srcId,
         movedTo: s.movedTo || undefined,
+        changelogOffset: s.changelogOffset,
         syncUntil: s.syncUntil,
         stats: s.stats,
         synced: Object.fromEntries(s.synced),
@@ -148,6 +151,7 @@ export function loadState(basePath: string): TrackerState {
       s.freeMb = s.pathFreeMb.reduce((a, b) => a + b, 0)
       s.srcId = ss.srcId ?? ''
       s.movedTo = ss.movedTo ?? ''
+      s.changelogOffset = ss.changelogOffset ?? -1
       s.syncUntil = ss.syncUntil ?? 0
       const longs = (ss.stats?.longs ?? []).slice(0, STAT_LONGS)
       while (longs.length < STAT_LONGS) longs.push(0)

@@ -25,6 +25,7 @@ import * as C from './client-handlers.js'
 import * as St from './storage-handlers.js'
 import * as Sy from './sync-handlers.js'
 import * as Stat from './stats-handlers.js'
+import { Changelog } from './changelog.js'
 import { loadState, StateSaver } from './persist.js'
 import type { StorageNode, TrackerState } from './state.js'
 import type { TrackerConf } from './tracker-conf.js'
@@ -59,6 +60,7 @@ export class TrackerServer {
     this.saver = new StateSaver(this.state, conf.basePath)
     this.ctx = { conf, state: this.state, self: { ip: conf.bindAddr || '127.0.0.1', port: conf.port }, upTime: Math.floor(Date.now() / 1000), connections: { alloc: 0, current: 0, max: 0 } }
     this.ctx.trackers = new TrackerPeers(() => this.ctx.self)
+    this.ctx.changelog = new Changelog(conf.basePath)
     this.tcp = new TcpServer({ host: conf.bindAddr || '0.0.0.0', port: conf.port, name: 'fdfs_trackerd', onConnection: (s) => this.serve(s) })
   }
 
@@ -174,7 +176,7 @@ export class TrackerServer {
       case T.STORAGE_PARAMETER_REQ:
         return St.parameterReq(ctx, body)
       case T.STORAGE_CHANGELOG_REQ:
-        return St.changelogReq(conn, body)
+        return St.changelogReq(ctx, conn, body)
       case T.STORAGE_REPORT_IP_CHANGED:
         return St.ipChanged(ctx, conn, body)
       case T.STORAGE_JOIN:

@@ -52,6 +52,8 @@ export class StorageNode {
   srcId = ''
   /** IP_CHANGED entries: the wire id (new IP) the storage reported moving to; '' otherwise. */
   movedTo = ''
+  /** How far this storage has read the tracker's changelog (changelog.ts); -1 = not yet known (start at its end). */
+  changelogOffset = -1
   syncUntil = 0
   stats: StorageStats = { allocCount: 0, currentCount: 0, maxCount: 0, longs: new Array(STAT_LONGS).fill(0) }
   /** Date.now() of the last BEAT/DISK_USAGE/SYNC_REPORT we received (0 = never). */

@@ -53,11 +53,33 @@ export function getMyIp(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   return ok(Buffer.from(conn.peerIp, 'latin1'))
 }
 
-/** 77: we keep no changelog, so the answer is always empty (joined: empty body; fresh: group + id). */
-export function changelogReq(conn: Conn, body: Buffer): Reply {
-  if (body.length === 0 && conn.storage) return ok()
-  if (body.length === FIELD.GROUP_NAME + FIELD.STORAGE_ID) return ok()
-  return fail(ERRNO.EINVAL)
+/**
+ * 77: the changelog lines this storage has not read yet (changelog.ts), then its offset moves to
+ * the end. Asked on the joined connection (empty body) or on a fresh one (group 16 + storage id 16,
+ * ENOENT for an unknown group or storage), like the real tracker.
+ */
+export function changelogReq(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
+  let s: StorageNode | undefined
+  if (conn.storage) {
+    if (body.length !== 0) return fail(ERRNO.EINVAL)
+    s = conn.storage
+  } else {
+    if (body.length !== FIELD.GROUP_NAME + FIELD.STORAGE_ID) return fail(ERRNO.EINVAL)
+    const g = ctx.state.group(groupField(body))
+    if (!g) return fail(ERRNO.ENOENT)
+    s = g.byWireId(getFixed(body, FIELD.GROUP_NAME, FIELD.STORAGE_ID - 1))
+    if (!s) return fail(ERRNO.ENOENT)
+  }
+  const cl = ctx.changelog
+  if (!cl) return ok()
+  const end = cl.size()
+  if (s.changelogOffset < 0 || s.changelogOffset > end) s.changelogOffset = end
+  const out = cl.readFrom(s.changelogOffset)
+  if (out.length) {
+    s.changelogOffset += out.length
+    ctx.state.onChange()
+  }
+  return ok(out)
 }
 
 /** 81: register (or re-register) the storage behind this connection. */
@@ -100,6 +122,7 @@ export function join(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   if (!s) {
     if (g.storages.size >= FIELD.MAX_SERVERS_PER_GROUP) return fail(ERRNO.ENOSPC)
     s = new StorageNode(key, id, conn.peerIp, j.port, g.name)
+    s.changelogOffset = ctx.changelog?.size() ?? 0
     g.storages.set(key, s)
     g.chgCount++
     if (!j.initFlag && j.status > 0 && j.status !== S.NONE) {
@@ -342,7 +365,7 @@ export function ipChanged(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   if (existing && existing.status !== S.DELETED) return fail(ERRNO.EEXIST)
   const moved = new StorageNode(`${newIp}:${old.port}`, newIp, newIp, old.port, g.name)
   // Everything the tracker learned about the storage goes with it to its new address.
-  for (const k of ['status', 'statusReason', 'rwMode', 'version', 'joinTime', 'upTime', 'uploadPriority', 'storePathCount', 'subdirCount', 'currentWritePath', 'pathTotalMb', 'pathFreeMb', 'totalMb', 'freeMb', 'srcId', 'syncUntil', 'stats', 'beatIntervalMs', 'synced'] as const) {
+  for (const k of ['status', 'statusReason', 'rwMode', 'version', 'joinTime', 'upTime', 'uploadPriority', 'storePathCount', 'subdirCount', 'currentWritePath', 'pathTotalMb', 'pathFreeMb', 'totalMb', 'freeMb', 'srcId', 'syncUntil', 'stats', 'beatIntervalMs', 'synced', 'changelogOffset'] as const) {
     ;(moved as unknown as Record<string, unknown>)[k] = old[k]
   }
   moved.statusReason = `ip changed from ${oldIp}`
@@ -358,6 +381,8 @@ export function ipChanged(ctx: TrackerCtx, conn: Conn, body: Buffer): Reply {
   }
   old.movedTo = newIp
   ctx.state.setStatus(old, S.IP_CHANGED, `ip changed to ${newIp}`)
+  // Peers (the C storages) rename their sync marks for it when they read this line.
+  ctx.changelog?.append(g.name, oldIp, S.IP_CHANGED, newIp)
   log.info({ group: g.name, oldIp, newIp, status: moved.statusName }, 'storage ip changed')
   ctx.state.onChange()
   return ok()
