@@ -369,6 +369,28 @@ export class Binlog extends EventEmitter {
     }
   }
 
+  /**
+   * Move `from`'s saved cursor to `to` (a peer that changed its name, e.g. its address). Returns
+   * false, touching nothing, when `from` has no cursor or `to` already has one.
+   */
+  async renameCursor(from: string, to: string): Promise<boolean> {
+    const src = this.markFile(from)
+    const dst = this.markFile(to)
+    try {
+      await fsp.access(src)
+    } catch {
+      return false
+    }
+    try {
+      await fsp.access(dst)
+      return false
+    } catch {
+      // no cursor under the new name yet: move it
+    }
+    await fsp.rename(src, dst)
+    return true
+  }
+
   /** Durably replace `peer`'s cursor (temp file + rename, so a crash keeps the old or the new one). */
   async saveCursor(peer: string, c: BinlogCursor): Promise<void> {
     const lines = [`binlog_index=${c.index}`, `binlog_offset=${c.offset}`, ...Object.entries(c.extra).map(([k, v]) => `${k}=${v}`)]

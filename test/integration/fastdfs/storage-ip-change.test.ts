@@ -5,9 +5,10 @@
  * file it stored under its old address is still found through the tracker.
  * Real processes, temp dirs, free ports.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCluster, type Cluster } from '../../helpers/fdfs-cluster.js'
+import { startCluster, uploadTo, type Cluster } from '../../helpers/fdfs-cluster.js'
 import { spawnDaemon, waitForPort, type Daemon } from '../../helpers/proc.js'
 import { FdfsClient } from '../../../src/personalities/fastdfs/client/fdfs-client.js'
 import { clientConfFor } from '../../../src/personalities/fastdfs/client/client-conf.js'
@@ -19,8 +20,8 @@ let moved: Daemon | undefined
 let client: FdfsClient
 
 beforeAll(async () => {
-  c = await startCluster({ storages: 1, tag: 'fdfs-ip-change' })
-  await c.until(async () => (await c.list()).some((s) => s.status === 7), 'storage ACTIVE')
+  c = await startCluster({ storages: 2, tag: 'fdfs-ip-change' })
+  await c.until(async () => (await c.list()).filter((s) => s.status === 7).length === 2, 'both storages ACTIVE')
   client = new FdfsClient(clientConfFor([{ host: '127.0.0.1', port: c.trackers[0].port }], { connectTimeout: 5, networkTimeout: 10 }))
 })
 afterAll(async () => {
@@ -37,11 +38,16 @@ async function fetch(id: string): Promise<Buffer> {
 }
 
 describe('storage ip change', () => {
-  it('reports the move; the tracker keeps its state under the new address and still routes its files', async () => {
-    const [s] = c.storages
+  it('reports the move; the tracker keeps its state under the new address, still routes its files, and the peer keeps its sync mark', async () => {
+    const [s, peer] = c.storages
     const data = Buffer.from('stored before the move '.repeat(100))
-    const id = await client.upload(data, 'txt')
-    expect(id).toMatch(/^group1\/M00\//)
+    const id = `group1/${await uploadTo(s.ip, c.port, data, 'txt')}`
+    // The peer pushes its own uploads to s: it has a sync mark for s's old address.
+    const fromPeer = await uploadTo(peer.ip, c.port, Buffer.from('from the peer'), 'txt')
+    await c.until(() => existsSync(s.file(fromPeer)), 'peer upload synced to s')
+    const oldMark = path.join(peer.dir, 'data', 'sync', `${s.ip}_${c.port}.mark`)
+    const newMark = path.join(peer.dir, 'data', 'sync', `${NEW_IP}_${c.port}.mark`)
+    await c.until(() => existsSync(oldMark), "peer's mark for s saved", 10_000)
     expect((await fetch(id)).equals(data)).toBe(true)
     expect(await s.daemon.stop()).toBe(0)
     writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace(/^bind_addr = .*$/m, `bind_addr = ${NEW_IP}`))
@@ -52,7 +58,7 @@ describe('storage ip change', () => {
       return l.find((x) => x.ip === NEW_IP)?.status === 7 && l.find((x) => x.ip === s.ip)?.status === 3
     }, 'new address ACTIVE and old one IP_CHANGED')
     const list = await c.list()
-    expect(list.map((x) => [x.ip, x.status])).toEqual([[s.ip, 3], [NEW_IP, 7]])
+    expect(list.map((x) => [x.ip, x.status])).toEqual([[s.ip, 3], [NEW_IP, 7], [peer.ip, 7]]) // sorted by id, as the C tracker sorts
     // The upload counter moved with the entry (the storage reports it again anyway on its beats).
     expect(list.find((x) => x.ip === NEW_IP)!.stats.longs[0]).toBeGreaterThanOrEqual(1)
     // The file's name still says the old address; the tracker sends the read to the new one.
@@ -60,5 +66,11 @@ describe('storage ip change', () => {
     // Uploads carry on, now named after the new address.
     const after = await client.upload(Buffer.from('after the move'), 'txt')
     expect((await fetch(after)).toString()).toBe('after the move')
+    // The peer read the tracker's changelog and moved its mark instead of replaying its binlog.
+    const again = await uploadTo(peer.ip, c.port, Buffer.from('from the peer, after'), 'txt')
+    await c.until(() => existsSync(s.file(again)), 'peer upload synced to the moved storage')
+    expect(existsSync(newMark)).toBe(true)
+    expect(existsSync(oldMark)).toBe(false)
+    expect(peer.daemon.log()).toContain('kept its sync mark')
   })
 })

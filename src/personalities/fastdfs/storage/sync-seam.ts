@@ -129,11 +129,46 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
     return answer
   }
 
+  /** New IP → old IP of peers that moved (ip mode), from the tracker changelog lines read so far. */
+  const movedFrom = new Map<string, string>()
+
+  /**
+   * ip mode: read the tracker changelog (STORAGE_CHANGELOG_REQ 77, each line is delivered once) and
+   * remember which peers moved where, so a moved peer's sender picks up at the old mark instead of
+   * replaying the whole binlog to it. Failures only cost that replay (answered EEXIST).
+   */
+  async function readChangelog(): Promise<void> {
+    const b = Buffer.alloc(FIELD.GROUP_NAME + FIELD.STORAGE_ID)
+    putFixed(b, 0, FIELD.GROUP_NAME, group)
+    putFixed(b, FIELD.GROUP_NAME, FIELD.STORAGE_ID, deps.self())
+    for (const r of await deps.tracker.callAll(T.STORAGE_CHANGELOG_REQ, b)) {
+      for (const line of (r ?? Buffer.alloc(0)).toString('latin1').split('\n')) {
+        const f = line.split(' ')
+        if (f.length === 5 && f[1] === group && Number(f[3]) === S.IP_CHANGED && f[4]) movedFrom.set(f[4], f[2])
+      }
+    }
+  }
+
+  /** A fresh mark for `p`: if `p` is a peer that moved, take over its old mark (as the C storage does). */
+  async function adoptMovedMark(key: string, p: StorageBrief): Promise<void> {
+    if (deps.useStorageId) return
+    if (!movedFrom.has(p.ip)) await readChangelog().catch((err) => log.warn({ err: (err as Error).message }, 'cannot read the tracker changelog'))
+    const old = movedFrom.get(p.ip)
+    if (!old) return
+    movedFrom.delete(p.ip)
+    const oldKey = markKey({ ...p, ip: old })
+    if (await deps.source.binlog.renameCursor(oldKey, key)) log.info({ peer: key, from: oldKey }, 'peer changed its address: kept its sync mark')
+  }
+
   async function begin(key: string, e: Entry): Promise<void> {
     e.starting = true
     try {
       const p = e.brief
-      const cur = await deps.source.binlog.cursor(key)
+      let cur = await deps.source.binlog.cursor(key)
+      if (cur.index === 0 && cur.offset === 0 && Object.keys(cur.extra).length === 0 && !deps.useStorageId) {
+        await adoptMovedMark(key, p)
+        cur = await deps.source.binlog.cursor(key)
+      }
       const fresh = cur.index === 0 && cur.offset === 0 && Object.keys(cur.extra).length === 0
       let syncOld: { until: number } | undefined
       if (fresh && (p.status === S.WAIT_SYNC || p.status === S.SYNCING)) {
