@@ -5,7 +5,8 @@
  * sync round did not fall behind) and that the report carries both ratios.
  */
 import { describe, expect, it } from 'vitest'
-import { formatSyncCost, runSyncCost, summarize } from '../src/compare/sync-cost.js'
+import os from 'node:os'
+import { cpusAllowed, formatSyncCost, runSyncCost, summarize } from '../src/compare/sync-cost.js'
 import { tmpDir } from '../test/helpers/proc.js'
 
 describe('tandem sync-cost', () => {
@@ -30,6 +31,16 @@ describe('tandem sync-cost', () => {
     expect(md).toContain('| 1 | sync |')
     expect(md).toContain('| 1 | no-sync |')
     expect(md).toMatch(/ratio \d\.\d\d/)
+  })
+
+  it.runIf(os.cpus().length >= 2)('--pin puts A and the client on CPU 0, B and the tracker on CPU 1, and gives this process its CPUs back', { timeout: 120_000 }, async () => {
+    const before = cpusAllowed(process.pid)
+    const o = { seconds: 1, rounds: 1, clients: 2, size: 4096, warmupSec: 0.2, settle: false, pin: true, dataDir: tmpDir('sync-cost-pin') }
+    const res = await runSyncCost(o)
+    expect(res.affinity).toEqual({ fdfs_storaged1: '0', fdfs_storaged2: '1', fdfs_trackerd: '1', driver: '0' })
+    for (const r of res.rounds) expect(r.ops, r.mode).toBeGreaterThan(0)
+    expect(cpusAllowed(process.pid)).toBe(before)
+    expect(formatSyncCost(res, o, 'test')).toContain('pinned to CPU 0')
   })
 
   it('summarizes medians and ratios from the rounds', () => {

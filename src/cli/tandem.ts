@@ -36,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--clients <n>', 'concurrent uploaders', '8')
     .option('--size <bytes>', 'upload size', '4096')
     .option('--data-dir <dir>', 'parent directory for the cluster data (default: the OS temp dir)')
+    .option('--pin', 'emulate two machines: A and the client on CPU 0, B and the tracker on CPU 1')
     .action(async (o) => {
       const { runSyncCost, formatSyncCost } = await import('../compare/sync-cost.js')
       const { stopClustersOnSignal } = await import('../deploy/local-cluster.js')
@@ -43,9 +44,9 @@ export async function main(argv: string[]): Promise<number> {
       const opts = { seconds: Number(o.seconds), rounds: Number(o.rounds), clients: Number(o.clients), size: Number(o.size), dataDir: o.dataDir }
       for (const [k, v] of Object.entries(opts)) if (k !== 'dataDir' && !(Number.isInteger(v) && (v as number) > 0)) throw new Error(`--${k} must be a positive integer`)
       const tty = process.stderr.isTTY
-      const res = await runSyncCost({ ...opts, progress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`) })
+      const res = await runSyncCost({ ...opts, pin: o.pin === true, progress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`) })
       if (tty) process.stderr.write('\n')
-      process.stdout.write(formatSyncCost(res, opts, `tandem ${argv.join(' ')}`))
+      process.stdout.write(formatSyncCost(res, { ...opts, pin: o.pin === true }, `tandem ${argv.join(' ')}`))
     })
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -20,8 +20,14 @@
  *   for a storage bound by its own CPU, as each storage of a real group is.
  * A sync round counts only if the backlog at its end is small, so sync cannot
  * look cheap by falling behind.
+ *
+ * `pin` (`--pin`) emulates the two machines of a real group on this one: A and
+ * the client get CPU 0, B and the tracker CPU 1 (taskset, every thread). Then
+ * B's receiving no longer takes CPU from A's uploads, and the throughput ratio
+ * measures what a real deployment would see: the sender's own cost on A.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startCluster, type Cluster } from '../deploy/local-cluster.js'
@@ -44,6 +50,8 @@ export interface SyncCostOptions {
   warmupSec?: number
   /** Wait for a quiet machine before each round (default true; tests turn it off). */
   settle?: boolean
+  /** Pin A + this client to CPU 0 and B + the tracker to CPU 1 (two machines on one); default false. */
+  pin?: boolean
   progress?: (msg: string) => void
 }
 
@@ -75,6 +83,8 @@ export interface SyncCostResult {
   cpuBoundRatio: number
   /** Largest backlog (records) seen at the end of a sync round. */
   worstSyncBacklog: number
+  /** With `pin`: each process's CPU list as the kernel reports it after pinning (A, B, tracker, driver). */
+  affinity?: Record<string, string>
 }
 
 /** Summed `tandem_sync_backlog_records` of storage A (its peers are only B). */
@@ -114,6 +124,21 @@ async function uploadFor(client: FdfsClient, storage: { host: string; port: numb
   return { ops, errors }
 }
 
+/** Bind every thread of `pid` (and threads it starts later) to one CPU; needs taskset (util-linux). */
+function pinToCpu(pid: number, cpu: number): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
+  } catch (e) {
+    throw new Error(`--pin: taskset could not bind pid ${pid} to CPU ${cpu} (${(e as Error).message})`)
+  }
+}
+
+/** The CPUs `pid` may run on, as /proc says (`Cpus_allowed_list`, e.g. "0" or "0-1"). */
+export function cpusAllowed(pid: number): string {
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? m[1] : '?'
+}
+
 /** Deploys a two-storage group, runs the rounds, and tears everything down. */
 export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
   const progress = o.progress ?? (() => {})
@@ -122,6 +147,8 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
   let cluster: Cluster | undefined
   let client: FdfsClient | undefined
   let stoppedPid: number | undefined
+  let affinity: Record<string, string> | undefined
+  const ownCpus = cpusAllowed(process.pid)
   try {
     progress('deploying a FastDFS group of two storages ...')
     cluster = await startCluster({ dir: dataDir, anyPorts: true, personalities: ['fastdfs'] })
@@ -129,6 +156,15 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
     const a = parseHostPort(fd.storages[0], 23000)
     const procA = cluster.procs.find((p) => p.name === 'fdfs_storaged1')!
     const procB = cluster.procs.find((p) => p.name === 'fdfs_storaged2')!
+    if (o.pin) {
+      if (os.cpus().length < 2) throw new Error('--pin needs at least 2 CPUs')
+      const tracker = cluster.procs.find((p) => p.name === 'fdfs_trackerd')!
+      pinToCpu(procA.child.pid!, 0)
+      pinToCpu(process.pid, 0)
+      pinToCpu(procB.child.pid!, 1)
+      pinToCpu(tracker.child.pid!, 1)
+      affinity = { fdfs_storaged1: cpusAllowed(procA.child.pid!), fdfs_storaged2: cpusAllowed(procB.child.pid!), fdfs_trackerd: cpusAllowed(tracker.child.pid!), driver: cpusAllowed(process.pid) }
+    }
     const metricsA = `http://127.0.0.1:${procA.metricsPort}/metrics`
     client = new FdfsClient(clientConfFor([parseHostPort(fd.tracker, 22122)], { connectTimeout: 5, networkTimeout: 60 }))
     const body = Buffer.alloc(o.size)
@@ -171,8 +207,10 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
         rounds.push({ mode, ops, seconds, errors, cpu, backlogRecords: backlog })
       }
     }
-    return summarize(rounds)
+    return { ...summarize(rounds), affinity }
   } finally {
+    // The daemons go away; this process lives on (a test runner, say) and gets its CPUs back.
+    if (affinity) execFileSync('taskset', ['-a', '-p', '-c', ownCpus, String(process.pid)], { stdio: 'ignore' })
     if (stoppedPid) {
       try {
         process.kill(stoppedPid, 'SIGCONT')
@@ -221,7 +259,10 @@ export function formatSyncCost(res: SyncCostResult, o: SyncCostOptions, command:
     out.push(`| ${Math.floor(i / 2) + 1} | ${r.mode} | ${(r.ops / r.seconds).toFixed(0)} | ${r.errors} | ${us('fdfs_storaged1')} | ${us('fdfs_storaged2')} | ${(r.cpu.fdfs_trackerd ?? 0).toFixed(2)} | ${r.cpu.driver.toFixed(2)} | ${r.backlogRecords} |`)
   })
   out.push('')
-  out.push(`- uploads/s, medians: ${res.syncOpsPerSec.toFixed(0)} with sync, ${res.noSyncOpsPerSec.toFixed(0)} with B stopped: **ratio ${res.throughputRatio.toFixed(2)}** on this machine (A, B, tracker and client share ${os.cpus().length} cores, so the sync rounds also pay for B receiving every file).`)
+  const where = o.pin
+    ? 'with A and the client pinned to CPU 0 and B and the tracker to CPU 1 (two machines emulated: B\'s receiving does not take CPU from A)'
+    : `on this machine (A, B, tracker and client share ${os.cpus().length} cores, so the sync rounds also pay for B receiving every file)`
+  out.push(`- uploads/s, medians: ${res.syncOpsPerSec.toFixed(0)} with sync, ${res.noSyncOpsPerSec.toFixed(0)} with B stopped: **ratio ${res.throughputRatio.toFixed(2)}** ${where}.`)
   out.push(`- A's CPU per upload, medians: ${res.aMicrosSync.toFixed(0)} µs with sync, ${res.aMicrosNoSync.toFixed(0)} µs without: **ratio ${res.cpuBoundRatio.toFixed(2)}** of a CPU-bound storage's upload capacity is left once it pushes every upload.`)
   // Kept up = at most ~200 ms of uploads (or 100 records) unacknowledged when a sync round ended.
   const keptUp = res.worstSyncBacklog <= Math.max(100, 0.2 * res.syncOpsPerSec)
