@@ -52,3 +52,31 @@ export function probeCreateMicros(dir: string, n = 300): number {
 
 /** Above this mean create cost the run is flagged: a quiet ext4 does it in 15–60 µs here. */
 export const SLOW_CREATE_MICROS = 200
+
+/**
+ * CPU milliseconds per MiB to write `mib` MiB into a new file in `dir` (4 MiB writes, no fsync;
+ * the file is removed afterwards). Why: in a VM whose host lazily backs guest memory (and takes
+ * freed memory back), every page-cache page that lands on memory the guest has not touched lately
+ * costs an EPT fault: seen here at ~4 ms per MiB against ~0.3 ms on warm memory. Large-file cells
+ * then mostly measure that, and the system that writes more bytes inside a rep pays more of it.
+ */
+export function probeWriteMsPerMiB(dir: string, mib = 32): number {
+  const file = path.join(dir, `write-probe-${process.pid}`)
+  const buf = Buffer.alloc(4 * 1024 * 1024, 1)
+  const fd = fs.openSync(file, 'w')
+  const c0 = process.cpuUsage()
+  try {
+    for (let i = 0; i < mib / 4; i++) {
+      let off = 0
+      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off)
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  const c = process.cpuUsage(c0)
+  fs.rmSync(file, { force: true })
+  return (c.user + c.system) / 1000 / mib
+}
+
+/** Above this the report warns that large-file cells measure page-cache allocation (a warm page cache writes a MiB in ~0.3 ms). */
+export const SLOW_WRITE_MS_PER_MIB = 1.5

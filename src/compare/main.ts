@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { startCluster, stopClustersOnSignal, type Cluster } from '../deploy/local-cluster.js'
 import { writeReport } from './report.js'
-import { probeCreateMicros, SLOW_CREATE_MICROS, spreadInodes } from './fs-probe.js'
+import { probeCreateMicros, probeWriteMsPerMiB, SLOW_CREATE_MICROS, SLOW_WRITE_MS_PER_MIB, spreadInodes } from './fs-probe.js'
 import { runScenario, type Scenario } from './runner.js'
 import { FastdfsTarget, MogilefsTarget } from './targets.js'
 import type { Target } from './target.js'
@@ -85,6 +85,7 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
   const dataDir = mkdtempSync(path.join(o.dataDir ?? os.tmpdir(), 'tandem-compare-'))
   const spread = spreadInodes(dataDir)
   const createUs = probeCreateMicros(dataDir)
+  const writeMs = probeWriteMsPerMiB(dataDir)
   let dropAfter: string | undefined
   try {
     if (want('tandem-fastdfs') || want('tandem-mogilefs-sqlite')) {
@@ -115,6 +116,13 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
     if (!targets.length) throw new Error('no targets selected')
     const report = await runScenario(scenario, targets, command, progress)
     report.machine.createMicros = Math.round(createUs)
+    report.machine.writeMsPerMiB = Math.round(writeMs * 100) / 100
+    if (writeMs > SLOW_WRITE_MS_PER_MIB) {
+      report.warnings.push(
+        `writing new data in ${dataDir} cost ${writeMs.toFixed(1)} ms of CPU per MiB before the run (warm memory: ~0.3 ms): ` +
+          'this VM pays for every page-cache page on memory it has not touched lately, so large-file cells measure that, and the target that writes more bytes inside a rep (replicating during it rather than after) pays more',
+      )
+    }
     if (createUs > SLOW_CREATE_MICROS) {
       report.warnings.push(
         `creating a file in ${dataDir} cost ${Math.round(createUs)} µs before the run (a quiet ext4 takes 15–60 µs${spread ? '' : '; chattr +T failed'}): ` +

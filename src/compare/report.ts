@@ -49,7 +49,15 @@ export interface Report {
   startedAt: string
   command: string
   scenario: string
-  machine: { cpus: number; node: string; memGiB: number; /** Mean µs to create a 4 KiB file in the data dir before the run (absent: not probed). */ createMicros?: number }
+  machine: {
+    cpus: number
+    node: string
+    memGiB: number
+    /** Mean µs to create a 4 KiB file in the data dir before the run (absent: not probed). */
+    createMicros?: number
+    /** CPU ms per MiB written into a new file in the data dir before the run (absent: not probed). */
+    writeMsPerMiB?: number
+  }
   cells: CellResult[]
   lags: LagResult[]
   warnings: string[]
@@ -112,7 +120,7 @@ function num(x: number, digits = 1): string {
 
 export function markdown(r: Report): string {
   const out: string[] = []
-  out.push(`# tandemfs compare — ${r.scenario}`, '', `Run ${r.startedAt} on ${r.machine.cpus} CPUs, ${r.machine.memGiB} GiB, Node ${r.machine.node}${r.machine.createMicros !== undefined ? `; file create ${r.machine.createMicros} µs in the data dir` : ''}.`, '', '```', r.command, '```', '')
+  out.push(`# tandemfs compare — ${r.scenario}`, '', `Run ${r.startedAt} on ${r.machine.cpus} CPUs, ${r.machine.memGiB} GiB, Node ${r.machine.node}${r.machine.createMicros !== undefined ? `; file create ${r.machine.createMicros} µs in the data dir` : ''}${r.machine.writeMsPerMiB !== undefined ? `; writes ${r.machine.writeMsPerMiB} ms CPU per MiB` : ''}.`, '', '```', r.command, '```', '')
   out.push('| target | op | size | clients | ops/s median [min–max] | MB/s | p50 ms | p99 ms | errors | CPU s per daemon | peak RSS MiB |')
   out.push('|---|---|---|---|---|---|---|---|---|---|---|')
   for (const c of r.cells.map(summarize)) {
