@@ -93,6 +93,8 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd on %s', (backend) => {
     expect(await c.readLine()).toBe('OK \r\n')
     expect(shape(await c.readLine())).toMatch(/^OK domain/)
     expect(await c.readLine()).toBe('ERR unknown_command Unknown+server+command\r\n')
+    // Malformed input is answered and logged (pino JSON in the daemon's log).
+    expect(trk.daemon.log()).toMatch(/"cmd":"bogus".*"msg":"unknown command"/)
     expect(await c.raw('!version\r\n')).toBe('2.73\r\n')
     expect(await c.readLine()).toBe('.\r\n')
     c.sock.write('!stats\r\n')

@@ -58,8 +58,15 @@ export async function handleLine(line: string, ctx: Ctx, counters: Counters): Pr
   }
   const fail = (code: string, msg: string) => `ERR ${code} ${encodeComponent(toBytes(msg))}${callid !== undefined ? ' ' + encodeComponent(callid) : ''}\r\n`
   const handler = Object.prototype.hasOwnProperty.call(COMMANDS, cmd) ? COMMANDS[cmd] : undefined
-  if (!handler) return fail('unknown_command', 'Unknown server command')
-  if (bad) return fail('bad_params', 'Arguments must be valid UTF-8')
+  if (!handler) {
+    // Malformed input is logged (bounded: the line itself is capped at MAX_LINE, the name here at 64).
+    log.warn({ cmd: cmd.slice(0, 64) }, 'unknown command')
+    return fail('unknown_command', 'Unknown server command')
+  }
+  if (bad) {
+    log.warn({ cmd }, 'arguments are not valid UTF-8')
+    return fail('bad_params', 'Arguments must be valid UTF-8')
+  }
   counters.queries++
   counters.processing++
   try {
@@ -71,7 +78,11 @@ export async function handleLine(line: string, ctx: Ctx, counters: Counters): Pr
     return `OK ${encodeArgs(out)}\r\n`
   } catch (e) {
     countRequest('mogilefs-tracker', cmd, false)
-    if (e instanceof MogError) return fail(e.code, e.message)
+    if (e instanceof MogError) {
+      // A refusal is a normal answer (unknown_key, no_devices, ...): debug, not warn.
+      log.debug({ cmd, code: e.code }, 'command refused')
+      return fail(e.code, e.message)
+    }
     log.error({ err: e, cmd }, 'command failed')
     const dbErr = /ER_|SQLITE|Knex|ECONNREFUSED/.test(String((e as Error)?.message) + String((e as { code?: string })?.code))
     return dbErr ? fail('db', 'Database error') : fail('failure', 'Operation failed')
