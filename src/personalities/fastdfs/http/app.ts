@@ -116,7 +116,8 @@ export function buildFdfsHttpApp(o: FdfsHttpOptions): FastifyInstance {
       if (!h) return missing(req, reply, remote, rawPath)
       reply.header('Content-Length', String(h.end - h.start))
       if (range) reply.code(206).header('Content-Range', `bytes ${h.start}-${h.end - 1}/${h.size}`)
-      return reply.send(h.stream)
+      // Bytes the store already holds in memory go out as one buffer: no stream, no pipeline.
+      return reply.send(h.buffer && h.buffer.length === h.end - h.start ? h.buffer : h.stream)
     },
   })
 

