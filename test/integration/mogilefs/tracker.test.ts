@@ -93,8 +93,11 @@ describe.each<Backend>(['SQLite', 'MariaDB'])('mogilefsd on %s', (backend) => {
     expect(await c.readLine()).toBe('OK \r\n')
     expect(shape(await c.readLine())).toMatch(/^OK domain/)
     expect(await c.readLine()).toBe('ERR unknown_command Unknown+server+command\r\n')
-    // Malformed input is answered and logged (pino JSON in the daemon's log).
-    expect(trk.daemon.log()).toMatch(/"cmd":"bogus".*"msg":"unknown command"/)
+    // Malformed input is answered and logged (pino JSON in the daemon's log; the logger writes
+    // asynchronously, so the line may land a moment after the reply).
+    const logged = /"cmd":"bogus".*"msg":"unknown command"/
+    for (let i = 0; i < 100 && !logged.test(trk.daemon.log()); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(trk.daemon.log()).toMatch(logged)
     expect(await c.raw('!version\r\n')).toBe('2.73\r\n')
     expect(await c.readLine()).toBe('.\r\n')
     c.sock.write('!stats\r\n')
