@@ -148,6 +148,7 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
   let client: FdfsClient | undefined
   let stoppedPid: number | undefined
   let affinity: Record<string, string> | undefined
+  let pinnedSelf = false
   const ownCpus = cpusAllowed(process.pid)
   try {
     progress('deploying a FastDFS group of two storages ...')
@@ -160,6 +161,7 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
       if (os.cpus().length < 2) throw new Error('--pin needs at least 2 CPUs')
       const tracker = cluster.procs.find((p) => p.name === 'fdfs_trackerd')!
       pinToCpu(procA.child.pid!, 0)
+      pinnedSelf = true
       pinToCpu(process.pid, 0)
       pinToCpu(procB.child.pid!, 1)
       pinToCpu(tracker.child.pid!, 1)
@@ -210,7 +212,7 @@ export async function runSyncCost(o: SyncCostOptions): Promise<SyncCostResult> {
     return { ...summarize(rounds), affinity }
   } finally {
     // The daemons go away; this process lives on (a test runner, say) and gets its CPUs back.
-    if (affinity) execFileSync('taskset', ['-a', '-p', '-c', ownCpus, String(process.pid)], { stdio: 'ignore' })
+    if (pinnedSelf) execFileSync('taskset', ['-a', '-p', '-c', ownCpus, String(process.pid)], { stdio: 'ignore' })
     if (stoppedPid) {
       try {
         process.kill(stoppedPid, 'SIGCONT')
