@@ -67,6 +67,8 @@ export interface CompareOptions {
   dataDir?: string
   /** No progress output (tests). */
   quiet?: boolean
+  /** Leave what the run uploaded on the external clusters (default: delete it when the run ends). */
+  keepData?: boolean
 }
 
 /** Runs the comparison; returns the results directory. */
@@ -108,10 +110,17 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
       clusters.push(c)
       targets.push(new MogilefsTarget('tandem-mogilefs-mysql', [c.mogilefs!.tracker], c.mogilefs!.domain, c.mogilefs!.klass, () => c.pids(), metricsOf(c, 'mog')))
     }
-    if (o.fastdfsTracker?.length) targets.push(new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker))
+    // External clusters keep what a run uploads unless the runner deletes it (--keep-data: leave it).
+    if (o.fastdfsTracker?.length) {
+      const t = new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker)
+      t.cleanUp = !o.keepData
+      targets.push(t)
+    }
     if (o.mogilefsTracker?.length) {
       if (!o.domain) throw new Error('--mogilefs-tracker needs --domain')
-      targets.push(new MogilefsTarget(`mogilefs@${o.mogilefsTracker[0]}`, o.mogilefsTracker, o.domain, o.class ?? '', () => new Map()))
+      const t = new MogilefsTarget(`mogilefs@${o.mogilefsTracker[0]}`, o.mogilefsTracker, o.domain, o.class ?? '', () => new Map())
+      t.cleanUp = !o.keepData
+      targets.push(t)
     }
     if (!targets.length) throw new Error('no targets selected')
     const report = await runScenario(scenario, targets, command, progress)
@@ -156,6 +165,7 @@ export async function compareMain(args: string[]): Promise<number> {
     .option('--data-dir <dir>', 'parent directory for the tandem clusters\' data (default: the OS temp dir)')
     .option('--only <targets>', 'comma-separated subset: tandem-fastdfs, tandem-mogilefs-sqlite, tandem-mogilefs-mysql')
     .option('--out <dir>', 'results directory (default compare/results/<timestamp>)')
+    .option('--keep-data', 'leave the objects this run uploaded on external clusters (default: delete them at the end, unmeasured)')
     .exitOverride()
   try {
     program.parse(args, { from: 'user' })
@@ -177,6 +187,7 @@ export async function compareMain(args: string[]): Promise<number> {
       only: o.only,
       dataDir: o.dataDir,
       out: o.out,
+      keepData: o.keepData === true,
     },
     `npm run compare -- ${args.join(' ')}`.trim(),
   )

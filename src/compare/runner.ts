@@ -205,6 +205,37 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
     warnings: [],
   }
   const state: RunState = { ids: new Map() }
+  try {
+    await runCells(scenario, targets, state, report, progress)
+  } finally {
+    await cleanUp(targets, state, report, progress)
+  }
+  return report
+}
+
+/**
+ * Delete, unmeasured, every object a run left on the targets that ask for it (external clusters,
+ * Target.cleanUp), also after a failed run. Failures become a report warning, not an error.
+ */
+async function cleanUp(targets: Target[], state: RunState, report: Report, progress: Progress): Promise<void> {
+  for (const t of targets) {
+    if (!t.cleanUp) continue
+    const all = [...state.ids].filter(([k]) => k.startsWith(`${t.name}|`)).flatMap(([, v]) => v)
+    if (!all.length) continue
+    progress(`cleaning up: deleting the ${all.length} objects this run left on ${t.name}`)
+    let next = 0
+    let failed = 0
+    const worker = async () => {
+      while (next < all.length) await t.delete(all[next++]).catch(() => failed++)
+    }
+    // Why 8: fast enough for tens of thousands of small objects, gentle on a cluster others may use.
+    await Promise.all(Array.from({ length: 8 }, worker))
+    if (failed) report.warnings.push(`${t.name}: ${failed} of the ${all.length} objects this run uploaded could not be deleted`)
+    for (const [k, v] of state.ids) if (k.startsWith(`${t.name}|`)) v.length = 0
+  }
+}
+
+async function runCells(scenario: Scenario, targets: Target[], state: RunState, report: Report, progress: Progress): Promise<void> {
   const readRatio = scenario.readRatio ?? 0.9
   const ordered = ['upload', 'download', 'mixed', 'delete'].filter((o) => scenario.ops.includes(o as never))
   const clientsOf = (size: number) => (scenario.bigSizeLimit && size > scenario.bigSizeLimit ? scenario.clients.slice(0, 1) : scenario.clients)
@@ -273,5 +304,4 @@ export async function runScenario(scenario: Scenario, targets: Target[], command
       }
     }
   }
-  return report
 }

@@ -23,6 +23,11 @@ export interface Target {
   pids(): Map<string, number>
   /** Optional `/metrics` URLs of the daemons, read into the report (lag, backlog). */
   metricsUrls?(): string[]
+  /**
+   * True when the objects a run uploaded must be deleted when it ends: an external cluster, which
+   * would otherwise keep every benchmark file. Absent/false: the harness tears the cluster down.
+   */
+  cleanUp?: boolean
   close(): Promise<void>
 }
 

@@ -20,6 +20,8 @@ class Sink extends Writable {
 }
 
 export class FastdfsTarget implements Target {
+  /** Set for an external cluster: the runner deletes what it uploaded (Target.cleanUp). */
+  cleanUp = false
   private readonly client: FdfsClient
   private storages?: Array<{ host: string; port: number }>
 
@@ -87,6 +89,8 @@ export class FastdfsTarget implements Target {
 }
 
 export class MogilefsTarget implements Target {
+  /** Set for an external cluster: the runner deletes what it uploaded (Target.cleanUp). */
+  cleanUp = false
   private readonly free: MogileFSClient[] = []
   private readonly all: MogileFSClient[] = []
   private seq = 0
