@@ -6,7 +6,9 @@
  * MogileFS tracker gets pipelined lines with random commands, SQL
  * metacharacters, `%` garbage, NUL, non-UTF-8 and 10 KB values; mogstored gets
  * random methods, traversal paths and broken Content-Length / Range / chunked
- * headers. Connections are cut at random points.
+ * headers, and so does the FastDFS storage's built-in HTTP front (anti-steal
+ * tokens on: forged, empty and absurd tokens). Connections are cut at random
+ * points.
  *
  * Asserted: every daemon stays up and keeps answering a well-formed request,
  * no daemon logs an error or a fatal (malformed input is a warning at most),
@@ -18,7 +20,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCluster, type Cluster } from '../../../src/deploy/local-cluster.js'
-import { tmpDir } from '../../helpers/proc.js'
+import { freePort, tmpDir } from '../../helpers/proc.js'
 
 const ITERS = Number(process.env.FUZZ_ITERS ?? 300)
 
@@ -74,6 +76,18 @@ const TRACKER_CMDS = [90, 91, 92, 101, 102, 103, 104, 105, 106, 107, 111, 70, 71
 const MOG_CMDS = ['create_open', 'create_close', 'get_paths', 'delete', 'rename', 'updateclass', 'file_info', 'file_debug', 'list_keys', 'list_fids', 'get_domains', 'create_domain', 'delete_domain', 'create_class', 'update_class', 'delete_class', 'get_hosts', 'get_devices', 'server_setting', 'server_settings', 'replicate_now', 'fsck_status', 'fsck_log_rows', 'rebalance_status', 'noop', '!version', '!stats', '!jobs', 'bogus']
 const MOG_KEYS = ['domain', 'key', 'class', 'fid', 'devid', 'path', 'size', 'checksum', 'from_key', 'to_key', 'prefix', 'after', 'limit', 'from', 'to', 'multi_dest', 'noverify', 'pathcount', 'mindevcount', 'replpolicy', 'hashtype', 'callid']
 const MOG_VALS = ['tandem', 'two', '1', '0', '-1', '99999999999999999999', '%', '%zz', '%00', '%0a', 'a%20b', '../x', "'%3B DROP TABLE file%3B --", 'x'.repeat(10_000), '%ff%fe', 'http://127.0.0.1:1/dev1/0/000/000/0000000001.fid', 'MD5:00', 'NaN', '', '=', '&']
+const FDFS_HTTP_PATHS = [
+  '/group1/M00/00/00/fwAAAWsWKbGAc6zBAAST4P1LSqs564.bin',
+  '/group1/M00/00/00/fwAAAWsWKbGAc6zBAAST4P1LSqs564.bin?token=abc&ts=1',
+  '/group1/M00/00/00/fwAAAWsWKbGAc6zBAAST4P1LSqs564.bin?token=&ts=99999999999999999999',
+  '/group1/M00/../../../etc/passwd',
+  '/group1/M00/%2e%2e/%2e%2e/escape.fid',
+  '/group2/M00/00/00/x.bin',
+  '/group1/M99/00/00/x',
+  '/group1/M00/00/00/' + 'A'.repeat(3000),
+  '/',
+  '/group1/M00/00/00/%ff%fe.bin',
+]
 const HTTP_PATHS = ['/dev1/0/000/000/0000000001.fid', '/dev1/../../etc/passwd', '/dev1/%2e%2e/%2e%2e/escape.fid', '/dev1/0/000/000/..%2f..%2fx.fid', '/dev99/x', '//dev1//x', '/dev1/' + 'a'.repeat(5000), '/dev1/a%00b', '/', '/dev1/0/000/000/x.fid?a=b', '/%ff%fe']
 
 type R = ReturnType<typeof rng>
@@ -147,7 +161,7 @@ function mogLines(r: R): Buffer {
   return Buffer.from(out, 'latin1')
 }
 
-function httpRequest(r: R): Buffer {
+function httpRequest(r: R, paths = HTTP_PATHS): Buffer {
   const method = r.pick(['GET', 'HEAD', 'PUT', 'DELETE', 'MKCOL', 'MOVE', 'POST', 'XYZ', 'GET'])
   const body = r.bytes(r.int(100))
   const headers = [
@@ -155,7 +169,7 @@ function httpRequest(r: R): Buffer {
     r.pick(['Range: bytes=0-10', 'Range: bytes=-5', 'Range: bytes=999999-', 'Range: garbage', '']),
     r.pick(['Content-MD5: xxx', '']),
   ].filter(Boolean)
-  const head = `${method} ${r.pick(HTTP_PATHS)} HTTP/1.${r.int(2)}\r\nHost: x\r\n${headers.map((h) => h + '\r\n').join('')}\r\n`
+  const head = `${method} ${r.pick(paths)} HTTP/1.${r.int(2)}\r\nHost: x\r\n${headers.map((h) => h + '\r\n').join('')}\r\n`
   return Buffer.concat([Buffer.from(head, 'latin1'), method === 'PUT' || r.int(3) === 0 ? (r.int(4) ? body : r.bytes(r.int(300))) : Buffer.alloc(0)])
 }
 
@@ -179,6 +193,7 @@ function ask(addr: string, req: Buffer | string): Promise<Buffer> {
 }
 
 const ACTIVE_TEST = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 111, 0])
+const ALL_UP = { fdfs_trackerd: true, fdfs_storaged: true, fdfs_http: true, mogilefsd: true, mogstored: true }
 
 async function allAnswer(c: Cluster): Promise<Record<string, boolean>> {
   const mog = c.mogilefs!
@@ -187,6 +202,7 @@ async function allAnswer(c: Cluster): Promise<Record<string, boolean>> {
   if (c.fastdfs) {
     out.fdfs_trackerd = active(await ask(c.fastdfs.tracker, ACTIVE_TEST))
     out.fdfs_storaged = active(await ask(c.fastdfs.storages[0], ACTIVE_TEST))
+    out.fdfs_http = (await ask(`127.0.0.1:${fdfsHttpPort}`, 'HEAD / HTTP/1.0\r\n\r\n')).toString().startsWith('HTTP/1.')
   }
   out.mogilefsd = (await ask(mog.tracker, 'noop\r\n')).toString().startsWith('OK')
   out.mogstored = (await ask(mog.stores[0], 'HEAD /dev1/usage HTTP/1.0\r\n\r\n')).toString().startsWith('HTTP/1.')
@@ -216,10 +232,17 @@ function walk(dir: string, base = dir, out: string[] = []): string[] {
 
 let root: string
 let c: Cluster
+let fdfsHttpPort = 0
 
 beforeAll(async () => {
   root = tmpDir('wire-fuzz')
-  c = await startCluster({ dir: path.join(root, 'cluster'), anyPorts: true })
+  fdfsHttpPort = await freePort()
+  // The storages' built-in HTTP front, with anti-steal tokens on, is fuzzed too.
+  c = await startCluster({
+    dir: path.join(root, 'cluster'),
+    anyPorts: true,
+    storageConfExtra: `http.server_port = ${fdfsHttpPort}\nhttp.anti_steal.check_token = true\nhttp.anti_steal.secret_key = fuzz-secret\nhttp.anti_steal.token_ttl = 60`,
+  })
 }, 60_000)
 
 afterAll(async () => {
@@ -228,21 +251,22 @@ afterAll(async () => {
 })
 
 describe('wire fuzzing (seeded)', () => {
-  it(`${ITERS} rounds of malformed traffic to all four listeners: all keep answering, nothing logged above warn, nothing written outside the data dir`, { timeout: 300_000 }, async () => {
+  it(`${ITERS} rounds of malformed traffic to all five listeners: all keep answering, nothing logged above warn, nothing written outside the data dir`, { timeout: 300_000 }, async () => {
     const r = rng(20261207)
     const fd = c.fastdfs!
     const mog = c.mogilefs!
-    expect(await allAnswer(c)).toEqual({ fdfs_trackerd: true, fdfs_storaged: true, mogilefsd: true, mogstored: true })
+    expect(await allAnswer(c)).toEqual(ALL_UP)
     for (let i = 0; i < ITERS; i++) {
       await Promise.all([
         shoot(fd.storages[0], r, () => fdfsPackets(r, STORAGE_CMDS)),
         shoot(fd.tracker, r, () => fdfsPackets(r, TRACKER_CMDS)),
         shoot(mog.tracker, r, () => mogLines(r)),
         shoot(mog.stores[0], r, () => httpRequest(r)),
+        shoot(`127.0.0.1:${fdfsHttpPort}`, r, () => httpRequest(r, FDFS_HTTP_PATHS)),
       ])
-      if (i % 100 === 99) expect(await allAnswer(c), `after round ${i + 1}`).toEqual({ fdfs_trackerd: true, fdfs_storaged: true, mogilefsd: true, mogstored: true })
+      if (i % 100 === 99) expect(await allAnswer(c), `after round ${i + 1}`).toEqual(ALL_UP)
     }
-    expect(await allAnswer(c)).toEqual({ fdfs_trackerd: true, fdfs_storaged: true, mogilefsd: true, mogstored: true })
+    expect(await allAnswer(c)).toEqual(ALL_UP)
     checkLogs(c)
     // The deployment writes only under its own directory, and `..` tricks reach nothing: the
     // traversal targets (escape.fid, passwd) exist nowhere, inside the cluster dir or above it.
