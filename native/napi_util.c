@@ -42,6 +42,8 @@ const char *errno_code(int e) {
     case ENOTDIR: return "ENOTDIR";
     case EISDIR: return "EISDIR";
     case EXDEV: return "EXDEV";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EDQUOT: return "EDQUOT";
     case ENOSPC: return "ENOSPC";
     case EROFS: return "EROFS";
     case ENAMETOOLONG: return "ENAMETOOLONG";

@@ -4,7 +4,9 @@
  * Layout: `<root>/<key>` for blobs; `<root>/.tandem-tmp/` for bodies in flight.
  * The temp dir lives on the same filesystem as the blobs so that rename(2) is
  * atomic: a reader sees either no file or the complete file, never a prefix.
- * Temp files left by a crash are removed when the store is opened.
+ * Temp files left by a crash are removed when the store is opened. Small bodies
+ * (with the native addon, on Linux) skip the temp name: they are written to an
+ * unnamed O_TMPFILE file that link(2) names once complete (see putUnnamed).
  *
  * One process owns a root (the daemon serving that store path or device):
  * opening sweeps the temp dir, and the synchronous small-body commit relies on
@@ -21,7 +23,7 @@ import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
 import { RecentCache } from './recent-cache.js'
-import { renameNoReplaceAvailable, renameNoReplaceSync } from '../io/native-fs.js'
+import { disableTmpfile, linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, tmpfileWriteSync } from '../io/native-fs.js'
 import { logger } from '../../log.js'
 import { addGaugeSource, processMetrics } from '../metrics.js'
 import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, KeyChooser, PutOptions, PutResult, ReadHandle } from './blob-store.js'
@@ -250,6 +252,14 @@ export class LocalBlobStore implements BlobStore {
     hash?.update(buf.subarray(0, written))
     const digest = this.checkBody(o, written, hash)
     const crc = crc32Update(0, buf.subarray(0, written))
+    if (this.fsync !== 'always') {
+      const r = this.putUnnamed(key, buf, written, o.mtime, crc, noClobber)
+      if (r) {
+        this.recent.set(r.key, { buf: written === size ? buf : buf.subarray(0, written), mtimeMs: r.mtimeMs, ino: r.ino })
+        processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
+        return { key: r.key, size: written, mtimeMs: r.mtimeMs, crc32: crc, digest }
+      }
+    }
     const tmp = this.tmpName()
     let mtimeMs = 0
     let ino = 0
@@ -276,6 +286,59 @@ export class LocalBlobStore implements BlobStore {
         // best effort: the temp dir is swept at the next start
       }
       throw wrapIo(e)
+    }
+  }
+
+  /**
+   * The small-body commit without a temp name: the body goes into an unnamed file (O_TMPFILE)
+   * that link(2) names only once it is complete, so a reader still sees no file or the whole
+   * file, link never replaces an existing blob, and a crash leaves nothing to sweep. Returns
+   * undefined when unnamed files are unavailable here, or when the key exists and may be
+   * replaced (link cannot replace; rare: MogileFS writes each fid once): the caller then writes
+   * the body again with temp file + rename.
+   */
+  private putUnnamed(key: string | KeyChooser, buf: Buffer, len: number, mtime: Date | undefined, crc: number, noClobber: boolean): { key: string; mtimeMs: number; ino: number } | undefined {
+    let u: ReturnType<typeof tmpfileWriteSync>
+    try {
+      u = tmpfileWriteSync(this.tmpDir, buf, len, mtime)
+    } catch (e) {
+      throw wrapIo(e)
+    }
+    if (!u) return undefined
+    try {
+      for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
+        const k = typeof key === 'function' ? key({ crc32: crc, size: len, attempt }) : key
+        const final = this.file(k)
+        const dir = path.dirname(final)
+        if (!this.knownDirs.has(dir)) {
+          fs.mkdirSync(dir, { recursive: true })
+          this.knownDirs.add(dir)
+        }
+        try {
+          linkFdSync(u.fd, final)
+          return { key: k, mtimeMs: u.mtimeMs, ino: u.ino }
+        } catch (e) {
+          const code = errno(e)
+          if (code === 'EEXIST') {
+            if (!noClobber) return undefined
+            if (typeof key === 'function') continue
+            throw new EngineError(E.EXISTS, `blob exists: ${k}`)
+          }
+          if (code === 'EPERM' || code === 'EXDEV' || code === 'ENOSYS' || code === 'EOPNOTSUPP') {
+            // This system cannot name an unnamed file (no /proc and no privilege for
+            // AT_EMPTY_PATH): stop trying; the caller writes the body again the classic way.
+            log.warn({ err: e }, 'naming O_TMPFILE files failed; using temp file + rename from now on')
+            disableTmpfile()
+            return undefined
+          }
+          throw e
+        }
+      }
+      throw new EngineError(E.EXISTS, `no free key after ${MAX_KEY_ATTEMPTS} attempts`)
+    } catch (e) {
+      throw e instanceof EngineError ? e : wrapIo(e)
+    } finally {
+      fs.closeSync(u.fd)
     }
   }
 

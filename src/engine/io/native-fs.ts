@@ -54,3 +54,71 @@ export function renameNoReplaceSync(from: string, to: string): boolean {
     throw e
   }
 }
+
+/**
+ * Unnamed small files (O_TMPFILE) named by link(2): native/fsops.c's tmpfileWrite and linkFd.
+ *
+ * Called by the blob store's synchronous small-body commit (local-blob-store.ts) for puts that
+ * must not replace an existing blob. Absent means: no addon, no such functions (not Linux), or
+ * `TANDEM_NO_NATIVE_FS=1` or `TANDEM_NO_TMPFILE=1` (this part only); `tmpfileWriteSync` then returns null without touching anything, and
+ * so it does from the first time a filesystem refuses O_TMPFILE (EOPNOTSUPP, EISDIR, EINVAL),
+ * after which the process stops trying. The caller then uses temp file + rename.
+ */
+type TmpfileWrite = (dir: string, buf: Buffer, len: number, mtimeSec: number) => [number, number, number]
+type LinkFd = (fd: number, to: string) => void
+
+let tmpfileFns: { write: TmpfileWrite; link: LinkFd } | null | undefined
+
+function loadTmpfile(): { write: TmpfileWrite; link: LinkFd } | null {
+  if (tmpfileFns !== undefined) return tmpfileFns
+  tmpfileFns = null
+  if (process.env.TANDEM_NO_NATIVE_FS === '1' || process.env.TANDEM_NO_TMPFILE === '1') return tmpfileFns
+  const m = nativeAddon()
+  if (m && typeof m.tmpfileWrite === 'function' && typeof m.linkFd === 'function') {
+    tmpfileFns = { write: m.tmpfileWrite as TmpfileWrite, link: m.linkFd as LinkFd }
+  }
+  return tmpfileFns
+}
+
+/** An unnamed file written by `tmpfileWriteSync`, still open. */
+export interface UnnamedFile {
+  fd: number
+  mtimeMs: number
+  ino: number
+}
+
+/**
+ * Write `buf[0..len)` to a new unnamed file on the filesystem of `dir`, mtime set to `mtime`
+ * when given. Returns it open, or null when unavailable here (see above; nothing was done).
+ * Throws other system errors (ENOSPC, EIO, ...) with their `code`.
+ */
+export function tmpfileWriteSync(dir: string, buf: Buffer, len: number, mtime?: Date): UnnamedFile | null {
+  const f = loadTmpfile()
+  if (!f) return null
+  try {
+    const [fd, mtimeMs, ino] = f.write(dir, buf, len, mtime ? mtime.getTime() / 1000 : NaN)
+    return { fd, mtimeMs, ino }
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    if (code === 'EOPNOTSUPP' || code === 'EISDIR' || code === 'EINVAL' || code === 'ENOSYS') {
+      tmpfileFns = null
+      return null
+    }
+    throw e
+  }
+}
+
+/**
+ * Name the unnamed file `fd` `to` (never replacing: EEXIST when `to` exists). Throws the system
+ * error with its `code`; the caller still owns and closes `fd`.
+ */
+export function linkFdSync(fd: number, to: string): void {
+  const f = loadTmpfile()
+  if (!f) throw Object.assign(new Error('linkFd unavailable'), { code: 'ENOSYS' })
+  f.link(fd, to)
+}
+
+/** Stop using unnamed files in this process (a filesystem refused to link one). */
+export function disableTmpfile(): void {
+  tmpfileFns = null
+}

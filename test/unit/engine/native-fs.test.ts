@@ -1,11 +1,11 @@
 /**
- * renameat2 without replace through the native addon (engine/io/native-fs.ts +
- * native/fsops.c), on real files in a temp dir.
+ * renameat2 without replace, and unnamed files named by link(2), through the
+ * native addon (engine/io/native-fs.ts + native/fsops.c), on real files in a temp dir.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { renameNoReplaceAvailable, renameNoReplaceSync } from '../../../src/engine/io/native-fs.js'
+import { linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
 import { tmpDir } from '../../helpers/proc.js'
 
 describe('renameNoReplaceSync', () => {
@@ -28,5 +28,45 @@ describe('renameNoReplaceSync', () => {
     expect(readFileSync(c, 'utf8')).toBe('C')
     expect(() => renameNoReplaceSync(path.join(d, 'missing'), path.join(d, 'x'))).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     expect(() => renameNoReplaceSync('bad\0path', path.join(d, 'y'))).toThrow(/NUL/)
+  })
+})
+
+describe('tmpfileWriteSync + linkFdSync', () => {
+  it('is built here when CI is set', () => {
+    if (process.env.CI) expect(tmpfileWriteSync(tmpDir('nfs-probe'), Buffer.alloc(0), 0)).not.toBeNull()
+  })
+
+  it('writes an unnamed file that appears only when linked, never over an existing name', () => {
+    const d = tmpDir('nfs-tmpfile')
+    const body = Buffer.from('hello, unnamed world')
+    const mtime = new Date(1_700_000_000_250)
+    const u = tmpfileWriteSync(d, body, 5, mtime)
+    if (!u) return // no O_TMPFILE on this filesystem: the blob store falls back (tested elsewhere)
+    try {
+      expect(readdirSync(d)).toEqual([]) // nothing visible before the link
+      linkFdSync(u.fd, path.join(d, 'blob'))
+      expect(() => linkFdSync(u.fd, path.join(d, 'blob'))).toThrow(expect.objectContaining({ code: 'EEXIST', syscall: 'linkat' }))
+    } finally {
+      closeSync(u.fd)
+    }
+    expect(readFileSync(path.join(d, 'blob'), 'utf8')).toBe('hello')
+    const st = statSync(path.join(d, 'blob'))
+    expect(st.mtimeMs).toBe(1_700_000_000_250)
+    expect(u.mtimeMs).toBe(1_700_000_000_250)
+    expect(st.ino).toBe(u.ino)
+    expect(st.nlink).toBe(1)
+
+    writeFileSync(path.join(d, 'taken'), 'keep')
+    const v = tmpfileWriteSync(d, Buffer.from('other'), 5)!
+    try {
+      expect(() => linkFdSync(v.fd, path.join(d, 'taken'))).toThrow(expect.objectContaining({ code: 'EEXIST' }))
+      expect(() => linkFdSync(v.fd, path.join(d, 'no-such-dir', 'x'))).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    } finally {
+      closeSync(v.fd)
+    }
+    expect(readFileSync(path.join(d, 'taken'), 'utf8')).toBe('keep')
+    expect(readdirSync(d).sort()).toEqual(['blob', 'taken']) // the unlinked one left nothing behind
+    expect(() => tmpfileWriteSync(path.join(d, 'missing'), body, 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    expect(() => tmpfileWriteSync(d, body, body.length + 1)).toThrow(/outside the buffer/)
   })
 })
