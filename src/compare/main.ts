@@ -14,6 +14,7 @@ import { writeReport } from './report.js'
 import { probeCreateMicros, probeWriteMsPerMiB, SLOW_CREATE_MICROS, SLOW_WRITE_MS_PER_MIB, spreadInodes } from './fs-probe.js'
 import { runScenario, type Scenario } from './runner.js'
 import { FastdfsTarget, MogilefsTarget } from './targets.js'
+import { localPids } from './local-pids.js'
 import type { Target } from './target.js'
 
 export const COMPARE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../compare')
@@ -111,15 +112,29 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
       targets.push(new MogilefsTarget('tandem-mogilefs-mysql', [c.mogilefs!.tracker], c.mogilefs!.domain, c.mogilefs!.klass, () => c.pids(), metricsOf(c, 'mog')))
     }
     // External clusters keep what a run uploads unless the runner deletes it (--keep-data: leave it).
+    // An external cluster's daemons that run on this machine are sampled like ours (CPU per op
+    // side by side); found once, by the addresses the cluster itself lists.
+    const externalPids = async (t: { name: string; daemonAddresses(): Promise<Array<{ name: string; host: string; port: number }>> }, into: Map<string, number>) => {
+      try {
+        for (const [k, v] of localPids(await t.daemonAddresses())) into.set(k, v)
+      } catch (e) {
+        progress(`${t.name}: could not list its daemons (${(e as Error).message}); its CPU is not reported`)
+      }
+      if (into.size) progress(`${t.name}: sampling local daemons ${[...into].map(([k, v]) => `${k}=${v}`).join(', ')}`)
+    }
     if (o.fastdfsTracker?.length) {
-      const t = new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker)
+      const pids = new Map<string, number>()
+      const t = new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker, () => pids)
       t.cleanUp = !o.keepData
+      await externalPids(t, pids)
       targets.push(t)
     }
     if (o.mogilefsTracker?.length) {
       if (!o.domain) throw new Error('--mogilefs-tracker needs --domain')
-      const t = new MogilefsTarget(`mogilefs@${o.mogilefsTracker[0]}`, o.mogilefsTracker, o.domain, o.class ?? '', () => new Map())
+      const pids = new Map<string, number>()
+      const t = new MogilefsTarget(`mogilefs@${o.mogilefsTracker[0]}`, o.mogilefsTracker, o.domain, o.class ?? '', () => pids)
       t.cleanUp = !o.keepData
+      await externalPids(t, pids)
       targets.push(t)
     }
     if (!targets.length) throw new Error('no targets selected')

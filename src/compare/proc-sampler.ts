@@ -4,7 +4,7 @@
  * machine was busy with something else during a run.
  * A process that has exited reads as absent (`undefined`).
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS = 100 // USER_HZ on Linux
 
@@ -29,6 +29,48 @@ export function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
+/**
+ * CPU seconds of each root pid and all its descendants (utime + stime, plus
+ * cutime + cstime: a worker that exited and was reaped still counts), from one
+ * pass over /proc. Pre-forking servers (the real mogilefsd) do their work in
+ * children; a single-process daemon reads the same as its own stat. A root that
+ * is gone is absent.
+ */
+export function treeCpuSeconds(roots: number[]): Map<number, number> {
+  const own = new Map<number, number>()
+  const kids = new Map<number, number[]>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const pid = Number(d)
+      const ppid = Number(f[1])
+      own.set(pid, (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS)
+      if (!kids.has(ppid)) kids.set(ppid, [])
+      kids.get(ppid)!.push(pid)
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out = new Map<number, number>()
+  for (const root of roots) {
+    if (!own.has(root)) continue
+    let sum = 0
+    const stack = [root]
+    const seen = new Set<number>()
+    while (stack.length) {
+      const p = stack.pop()!
+      if (seen.has(p)) continue
+      seen.add(p)
+      sum += own.get(p) ?? 0
+      stack.push(...(kids.get(p) ?? []))
+    }
+    out.set(root, sum)
+  }
+  return out
+}
+
 export interface MachineSample {
   busySeconds: number
   totalSeconds: number
@@ -43,7 +85,7 @@ export function sampleMachine(): MachineSample {
   return { busySeconds: (total - idle) / TICKS, totalSeconds: total / TICKS }
 }
 
-/** Tracks CPU used by a set of pids between start() and stop(), and peak RSS seen. */
+/** Tracks CPU used by a set of pids (each with its descendants) between start() and stop(), and peak RSS seen. */
 export class CpuWindow {
   private start0 = new Map<number, number>()
   private peak = new Map<number, number>()
@@ -53,7 +95,8 @@ export class CpuWindow {
   constructor(private readonly pids: Map<string, number>) {}
 
   start(): void {
-    for (const [, pid] of this.pids) this.start0.set(pid, sampleProc(pid)?.cpuSeconds ?? 0)
+    const t = treeCpuSeconds([...this.pids.values()])
+    for (const [, pid] of this.pids) this.start0.set(pid, t.get(pid) ?? 0)
     this.m0 = sampleMachine()
     // Why 200 ms: RSS peaks of a streaming daemon last longer than that; VmHWM covers the rest.
     this.timer = setInterval(() => {
@@ -67,10 +110,12 @@ export class CpuWindow {
   stop(): { perProcess: Record<string, { cpuSeconds: number; peakRssBytes: number }>; machineBusySeconds: number } {
     if (this.timer) clearInterval(this.timer)
     const perProcess: Record<string, { cpuSeconds: number; peakRssBytes: number }> = {}
+    const t = treeCpuSeconds([...this.pids.values()])
     for (const [name, pid] of this.pids) {
       const s = sampleProc(pid)
+      const cpu = t.get(pid)
       perProcess[name] = {
-        cpuSeconds: s ? s.cpuSeconds - (this.start0.get(pid) ?? 0) : NaN,
+        cpuSeconds: cpu !== undefined ? cpu - (this.start0.get(pid) ?? 0) : NaN,
         peakRssBytes: Math.max(this.peak.get(pid) ?? 0, s?.rssBytes ?? 0),
       }
     }

@@ -76,7 +76,18 @@ export interface CellSummary {
   ops: number
   bytes: number
   cpuPerDaemon: Record<string, number>
+  /**
+   * Median over reps of the daemons' CPU (not the driver's) per operation, in µs; NaN when no
+   * daemon was sampled (an external cluster on another machine).
+   */
+  serverCpuUsPerOp: number
   peakRssMiB: Record<string, number>
+}
+
+/** The daemons' CPU seconds in a rep (every sampled process but the driver). */
+function serverCpu(r: RepResult): number {
+  const v = Object.entries(r.cpu).filter(([k, x]) => k !== 'driver' && Number.isFinite(x))
+  return v.length ? v.reduce((a, [, x]) => a + x, 0) : NaN
 }
 
 export function summarize(c: CellResult): CellSummary {
@@ -102,6 +113,7 @@ export function summarize(c: CellResult): CellSummary {
     ops: c.reps.reduce((a, r) => a + r.ops, 0),
     bytes: c.reps.reduce((a, r) => a + r.bytes, 0),
     cpuPerDaemon: cpu,
+    serverCpuUsPerOp: mid(c.reps.map((r) => (r.ops ? (serverCpu(r) / r.ops) * 1e6 : NaN))),
     peakRssMiB: rss,
   }
 }
@@ -121,13 +133,13 @@ function num(x: number, digits = 1): string {
 export function markdown(r: Report): string {
   const out: string[] = []
   out.push(`# tandemfs compare — ${r.scenario}`, '', `Run ${r.startedAt} on ${r.machine.cpus} CPUs, ${r.machine.memGiB} GiB, Node ${r.machine.node}${r.machine.createMicros !== undefined ? `; file create ${r.machine.createMicros} µs in the data dir` : ''}${r.machine.writeMsPerMiB !== undefined ? `; writes ${r.machine.writeMsPerMiB} ms CPU per MiB` : ''}.`, '', '```', r.command, '```', '')
-  out.push('| target | op | size | clients | ops/s median [min–max] | MB/s | p50 ms | p99 ms | errors | CPU s per daemon | peak RSS MiB |')
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|')
+  out.push('| target | op | size | clients | ops/s median [min–max] | MB/s | p50 ms | p99 ms | errors | CPU s per daemon | server CPU µs/op | peak RSS MiB |')
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const c of r.cells.map(summarize)) {
     const cpu = Object.entries(c.cpuPerDaemon).map(([k, v]) => `${k} ${num(v, 2)}`).join(', ')
     const rss = Object.entries(c.peakRssMiB).map(([k, v]) => `${k} ${num(v, 0)}`).join(', ')
     out.push(
-      `| ${c.target} | ${c.op} | ${fmtSize(c.size)} | ${c.clients} | ${num(c.opsPerSec.median)} [${num(c.opsPerSec.min)}–${num(c.opsPerSec.max)}] | ${num(c.mbPerSec.median, 2)} | ${num(c.p50, 2)} | ${num(c.p99, 2)} | ${c.errors} | ${cpu} | ${rss} |`,
+      `| ${c.target} | ${c.op} | ${fmtSize(c.size)} | ${c.clients} | ${num(c.opsPerSec.median)} [${num(c.opsPerSec.min)}–${num(c.opsPerSec.max)}] | ${num(c.mbPerSec.median, 2)} | ${num(c.p50, 2)} | ${num(c.p99, 2)} | ${c.errors} | ${cpu} | ${num(c.serverCpuUsPerOp, 0)} | ${rss} |`,
     )
   }
   const backlog = r.cells.filter((c) => c.reps.some((x) => x.replBacklog !== undefined))
@@ -167,8 +179,41 @@ export function markdown(r: Report): string {
     out.push('', '## Ratios (ops/s, first target = 1.00)', '', '| op | size | clients | ' + ratios[0].targets.join(' | ') + ' |', '|---|---|---|' + ratios[0].targets.map(() => '---|').join(''))
     for (const row of ratios) out.push(`| ${row.op} | ${fmtSize(row.size)} | ${row.clients} | ${row.values.map((v) => num(v, 2)).join(' | ')} |`)
   }
+  const cpuRatios = cpuRatioRows(r)
+  if (cpuRatios.length) {
+    out.push(
+      '',
+      '## Server CPU per operation (µs; ratio to the first target)',
+      '',
+      "Every sampled daemon's CPU inside the rep (an external cluster's too when it runs on this machine; the database and the driver are not counted), divided by the rep's operations; median of the reps. A system that replicates after acknowledging does part of an upload's work after the rep, which this leaves out: read upload rows with the two-copies table.",
+      '',
+      '| op | size | clients | ' + cpuRatios[0].targets.join(' | ') + ' |',
+      '|---|---|---|' + cpuRatios[0].targets.map(() => '---|').join(''),
+    )
+    for (const row of cpuRatios) out.push(`| ${row.op} | ${fmtSize(row.size)} | ${row.clients} | ${row.values.map((v, i) => `${num(v, 0)}${i ? ` (${num(v / row.values[0], 2)})` : ''}`).join(' | ')} |`)
+  }
   if (r.warnings.length) out.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`))
   return out.join('\n') + '\n'
+}
+
+/** Server CPU µs per op per cell, for cells where at least two targets were sampled. */
+function cpuRatioRows(r: Report): Array<{ op: string; size: number; clients: number; targets: string[]; values: number[] }> {
+  const sums = r.cells.map(summarize).filter((c) => Number.isFinite(c.serverCpuUsPerOp))
+  const targets = [...new Set(sums.map((c) => c.target))]
+  if (targets.length < 2) return []
+  const byKey = new Map<string, Map<string, number>>()
+  for (const c of sums) {
+    const k = `${c.op}|${c.size}|${c.clients}`
+    if (!byKey.has(k)) byKey.set(k, new Map())
+    byKey.get(k)!.set(c.target, c.serverCpuUsPerOp)
+  }
+  const rows = []
+  for (const [k, m] of byKey) {
+    if (m.size < 2) continue
+    const [op, size, clients] = k.split('|')
+    rows.push({ op, size: Number(size), clients: Number(clients), targets, values: targets.map((t) => m.get(t) ?? NaN) })
+  }
+  return rows
 }
 
 function ratioRows(r: Report): Array<{ op: string; size: number; clients: number; targets: string[]; values: number[] }> {

@@ -8,6 +8,7 @@ import { FdfsClient, splitFileId } from '../personalities/fastdfs/client/fdfs-cl
 import { clientConfFor } from '../personalities/fastdfs/client/client-conf.js'
 import { queryFileInfo } from '../personalities/fastdfs/client/storage-client.js'
 import { MogileFSClient } from '../personalities/mogilefs/client/client.js'
+import { MogileFSAdmin } from '../personalities/mogilefs/client/admin.js'
 import { parseHostPort } from '../config/conf-file.js'
 import { sleep, type Target } from './target.js'
 
@@ -27,7 +28,7 @@ export class FastdfsTarget implements Target {
 
   constructor(
     readonly name: string,
-    trackers: string[],
+    private readonly trackers: string[],
     private readonly pidMap: () => Map<string, number> = () => new Map(),
     private readonly metricUrls: () => string[] = () => [],
   ) {
@@ -81,6 +82,19 @@ export class FastdfsTarget implements Target {
 
   metricsUrls(): string[] {
     return this.metricUrls()
+  }
+
+  /** The cluster's listening addresses (trackers, then every storage of every group), named like our daemons. */
+  async daemonAddresses(): Promise<Array<{ name: string; host: string; port: number }>> {
+    const out = this.trackers.map((t, i) => {
+      const a = parseHostPort(t, 22122)
+      return { name: this.trackers.length > 1 ? `fdfs_trackerd${i + 1}` : 'fdfs_trackerd', host: a.host, port: a.port }
+    })
+    let n = 0
+    for (const g of await this.client.tracker.listGroups()) {
+      for (const st of await this.client.tracker.listStorages(g.groupName)) out.push({ name: `fdfs_storaged${++n}`, host: st.ip, port: st.storagePort })
+    }
+    return out
   }
 
   async close(): Promise<void> {
@@ -154,6 +168,22 @@ export class MogilefsTarget implements Target {
 
   pids(): Map<string, number> {
     return this.pidMap()
+  }
+
+  /** The cluster's listening addresses (trackers, then each host's mogstored HTTP port), named like our daemons. */
+  async daemonAddresses(): Promise<Array<{ name: string; host: string; port: number }>> {
+    const out = this.trackers.map((t, i) => {
+      const a = parseHostPort(t, 7001)
+      return { name: this.trackers.length > 1 ? `mogilefsd${i + 1}` : 'mogilefsd', host: a.host, port: a.port }
+    })
+    const admin = new MogileFSAdmin({ trackers: this.trackers })
+    try {
+      const hosts = (await admin.getHosts()).sort((a, b) => a.hostid - b.hostid)
+      hosts.forEach((h, i) => out.push({ name: `mogstored${i + 1}`, host: h.hostip, port: Number(h.http_port) }))
+    } finally {
+      admin.close()
+    }
+    return out
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,18 @@ describe('report', () => {
     // No rep says when its second copies existed: no two-copies section or ratio row.
     expect(md).not.toContain('Uploads with two copies')
     expect(md).not.toContain('upload (2 copies)')
+    // Server CPU per op: 0.5 s of daemon CPU over 100/200/300 ops (a) and 200/400/600 ops (b).
+    expect(s.serverCpuUsPerOp).toBeCloseTo(2500, 6)
+    expect(md).toContain('## Server CPU per operation')
+    expect(md).toMatch(/\| upload \| 4 KiB \| 8 \| 2,500 \| 1,250 \(0\.50\) \|/)
+  })
+
+  it('server CPU per op leaves the driver out and is absent without sampled daemons', () => {
+    const rep = (cpu: Record<string, number>) => ({ ops: 1000, bytes: 0, seconds: 1, errors: 0, p50: 1, p99: 1, cpu, peakRss: {}, machineBusySeconds: 1 })
+    const withDaemons = summarize({ target: 'a', op: 'download', size: 4096, clients: 8, reps: [rep({ t: 0.02, s: 0.08, driver: 5 })] })
+    expect(withDaemons.serverCpuUsPerOp).toBeCloseTo(100, 6)
+    const external = summarize({ target: 'b', op: 'download', size: 4096, clients: 8, reps: [rep({ driver: 5 })] })
+    expect(external.serverCpuUsPerOp).toBeNaN()
   })
 
   it('charges uploads for the replication still owed when the rep ended', () => {
