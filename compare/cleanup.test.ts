@@ -9,7 +9,6 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runScenario, type Scenario } from '../src/compare/runner.js'
 import { FastdfsTarget } from '../src/compare/targets.js'
-import { localPids } from '../src/compare/local-pids.js'
 import { startCluster, type Cluster } from '../src/deploy/local-cluster.js'
 import { tmpDir } from '../test/helpers/proc.js'
 
@@ -68,18 +67,5 @@ describe('compare cleans up external clusters', () => {
     expect(r2.warnings.filter((w) => w.includes('could not be deleted'))).toEqual([])
     // Only the first run's files remain, on both storages (deletes reach the peer through sync).
     expect(await settledCount(dataDir)).toBe(left)
-  })
-
-  it('finds the local processes of a cluster given only by its tracker (CPU of external daemons)', async () => {
-    const t = new FastdfsTarget('ext', [c.fastdfs!.tracker])
-    try {
-      const addrs = await t.daemonAddresses()
-      expect(addrs.map((a) => a.name)).toEqual(['fdfs_trackerd', 'fdfs_storaged1', 'fdfs_storaged2'])
-      const found = localPids(addrs)
-      const ours = [...c.pids()].filter(([n]) => n.startsWith('fdfs')).map(([, pid]) => pid)
-      expect([...found.values()].sort()).toEqual(ours.sort())
-    } finally {
-      await t.close()
-    }
   })
 })
