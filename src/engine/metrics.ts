@@ -58,9 +58,9 @@ export class Metrics {
     this.family(name, help, 'gauge').values.set(labelKey(labels), value)
   }
 
-  /** A gauge computed at scrape time. */
-  gaugeFn(name: string, help: string, fn: Family['fn']): void {
-    this.family(name, help, 'gauge').fn = fn
+  /** A gauge (or a counter kept elsewhere, such as the process's CPU seconds) computed at scrape time. */
+  gaugeFn(name: string, help: string, fn: Family['fn'], type: 'gauge' | 'counter' = 'gauge'): void {
+    this.family(name, help, type).fn = fn
   }
 
   /** Current value of one series (tests and the compare report read these). */
@@ -107,13 +107,18 @@ export const processMetrics = new Metrics()
 const gaugeSources = new Map<string, Array<() => Array<{ labels: Labels; value: number }> | Promise<Array<{ labels: Labels; value: number }>>>>()
 
 /** Add one source of samples to a scrape-time gauge family of `processMetrics`. */
-export function addGaugeSource(name: string, help: string, fn: () => Array<{ labels: Labels; value: number }> | Promise<Array<{ labels: Labels; value: number }>>): void {
+export function addGaugeSource(
+  name: string,
+  help: string,
+  fn: () => Array<{ labels: Labels; value: number }> | Promise<Array<{ labels: Labels; value: number }>>,
+  type: 'gauge' | 'counter' = 'gauge',
+): void {
   let list = gaugeSources.get(name)
   if (!list) {
     list = []
     gaugeSources.set(name, list)
     const sources = list
-    processMetrics.gaugeFn(name, help, async () => (await Promise.all(sources.map((f) => Promise.resolve(f()).catch(() => [])))).flat())
+    processMetrics.gaugeFn(name, help, async () => (await Promise.all(sources.map((f) => Promise.resolve(f()).catch(() => [])))).flat(), type)
   }
   list.push(fn)
 }

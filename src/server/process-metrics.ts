@@ -7,6 +7,7 @@
  */
 import { processMetrics } from '../engine/metrics.js'
 import { serveMetrics, type MetricsServer } from './metrics-http.js'
+import { installRuntimeMetrics } from './runtime-metrics.js'
 
 export const metrics = processMetrics
 
@@ -42,5 +43,6 @@ const byteLabelSets = new Map<string, { proto: string; dir: 'in' | 'out' }>()
 /** Start the /metrics listener when a port is configured; resolves undefined otherwise. */
 export async function startMetricsServer(host: string, port: number | undefined): Promise<MetricsServer | undefined> {
   if (!port) return undefined
+  installRuntimeMetrics()
   return serveMetrics(metrics, host, port)
 }

@@ -56,6 +56,22 @@ describe('/metrics', () => {
     const m = await scrape(xp)
     expect(m.get('tandem_requests_total{cmd="111",proto="fastdfs-tracker"}')).toBe(1)
     expect(m.get('tandem_request_errors_total{cmd="101",proto="fastdfs-tracker"}')).toBe(1)
+    // The runtime series (runtime-metrics.ts) of the daemon process itself.
+    const cpu = m.get('process_cpu_seconds_total')!
+    expect(cpu).toBeGreaterThan(0)
+    expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(10 * 2 ** 20)
+    expect(m.get('process_start_time_seconds')).toBeGreaterThan(Date.now() / 1000 - 600)
+    expect(m.get('process_start_time_seconds')).toBeLessThanOrEqual(Date.now() / 1000)
+    expect(m.get('nodejs_heap_used_bytes')).toBeGreaterThan(0)
+    await new Promise((r) => setTimeout(r, 100)) // a few 20 ms delay samples
+    const m2 = await scrape(xp)
+    expect(m2.get('nodejs_eventloop_lag_seconds{quantile="0.99"}')).toBeGreaterThan(0)
+    expect(m2.get('nodejs_eventloop_lag_seconds{quantile="0.99"}')).toBeLessThan(5)
+    expect(m2.get('process_cpu_seconds_total')).toBeGreaterThanOrEqual(cpu)
+    const text = await (await fetch(`http://127.0.0.1:${xp}/metrics`)).text()
+    expect(text).toContain('# TYPE process_cpu_seconds_total counter')
+    expect(text).toContain('# TYPE nodejs_gc_runs_total counter')
+    expect(m2.get('nodejs_gc_runs_total{kind="major"}')).toBeGreaterThanOrEqual(0)
   })
 
   it('the MogileFS tracker counts commands and reports its queues', async () => {
