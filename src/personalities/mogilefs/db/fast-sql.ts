@@ -27,6 +27,7 @@ export interface SqliteDb {
 
 interface MysqlConn {
   query(sql: string, params: unknown[], cb: (e: Error | null, r: unknown) => void): void
+  execute(sql: string, params: unknown[], cb: (e: Error | null, r: unknown) => void): void
 }
 
 /** A write result on MySQL (affected rows, new auto-increment id). */
@@ -89,6 +90,20 @@ export class FastSql {
   /** A single MySQL statement on a pooled connection (autocommit). */
   my(sql: string, params: unknown[] = []): Promise<unknown> {
     return this.with((c) => this.q(c, sql, params))
+  }
+
+  /**
+   * A single-statement read on a pooled connection as a server-side prepared
+   * statement (mysql2 keeps one per SQL text and connection). Why: the hot
+   * reads (get_paths' join, the file and tempfile lookups) then skip MariaDB's
+   * SQL parser; measured here, 163 -> 139 us of database CPU per get_paths
+   * query, and -11% database CPU over a 4 KiB fetch run, for ~5% more tracker
+   * CPU (binary protocol decoding). The database is the part of a MogileFS
+   * install that does not scale out (trackers do), so it is the one to spare.
+   * Multi-statement batches and transactions stay on `q`.
+   */
+  myRead(sql: string, params: unknown[] = []): Promise<unknown> {
+    return this.with((c) => new Promise((resolve, reject) => (c as MysqlConn).execute(sql, params, (e, r) => (e ? reject(e) : resolve(r)))))
   }
 
   /**

@@ -107,7 +107,7 @@ export class FileStore {
   async byKeyWithDevids(dmid: number, dkey: string): Promise<{ file: FileRow; devids: number[] } | undefined> {
     const f = this.s.fast
     const sql = 'SELECT file.fid, file.dmid, file.dkey, file.length, file.classid, file.devcount, file_on.devid FROM file LEFT JOIN file_on ON file_on.fid = file.fid WHERE file.dmid = ? AND file.dkey = ? ORDER BY file_on.devid'
-    const rows = (f.mysql ? await f.my(sql, [dmid, dkey]) : await f.sqlite((db) => f.stmt(db, sql).all(dmid, dkey))) as Array<FileRow & { devid: number | null }>
+    const rows = (f.mysql ? await f.myRead(sql, [dmid, dkey]) : await f.sqlite((db) => f.stmt(db, sql).all(dmid, dkey))) as Array<FileRow & { devid: number | null }>
     if (!rows.length) return undefined
     const { devid: _d, ...file } = rows[0]
     return { file, devids: rows.filter((r) => r.devid !== null).map((r) => Number(r.devid)) }
@@ -116,7 +116,7 @@ export class FileStore {
   /** First row of a SELECT on the raw connection, or undefined. */
   private async one(sql: string, params: unknown[]): Promise<Record<string, unknown> | undefined> {
     const f = this.s.fast
-    if (f.mysql) return ((await f.my(sql, params)) as Array<Record<string, unknown>>)[0]
+    if (f.mysql) return ((await f.myRead(sql, params)) as Array<Record<string, unknown>>)[0]
     return f.sqlite((db) => f.stmt(db, sql).get(...params))
   }
 
