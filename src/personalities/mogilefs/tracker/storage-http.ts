@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { metrics } from '../../../server/process-metrics.js'
+import { leanRequest, parseHttpUrl } from './lean-http.js'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, noDelay: true } as http.AgentOptions)
 
@@ -64,8 +65,23 @@ export function pullRefused(status: number): boolean {
   return status === 400 || status === 404 || status === 405 || status === 501 || status === 502
 }
 
-/** Small request/response (bodies up to a few KB: usage files, test writes). */
+/** `TANDEM_NODE_HTTP=1`: small requests through node:http as well (a fallback switch; lean-http.ts is the default). */
+const useLean = process.env.TANDEM_NODE_HTTP !== '1'
+
+/** Small request/response (bodies up to a few KB: size checks, pulls, deletes, usage files, test writes). */
 export function request(method: string, url: string, timeoutMs: number, body?: Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
+  if (useLean && parseHttpUrl(url)) {
+    return leanRequest(method, url, timeoutMs, body, headers).then(
+      (r) => {
+        const h = r.headers as http.IncomingHttpHeaders
+        noteNode(url, h)
+        return { status: r.status, headers: h, body: r.body }
+      },
+      (e: Error) => {
+        throw new NodeUnreachable(url, e.message)
+      },
+    )
+  }
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : method === 'PUT' || method === 'MKCOL' ? { 'Content-Length': '0' } : {}) } }, (res) => {
       const chunks: Buffer[] = []
