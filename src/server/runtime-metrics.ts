@@ -22,7 +22,7 @@ const GC_KINDS: Record<number, string> = {
 export function installRuntimeMetrics(): void {
   if (installed) return
   installed = true
-  const startSec = Math.round(Date.now() / 1000 - process.uptime())
+  const startSec = Math.floor(Date.now() / 1000 - process.uptime())
   addGaugeSource('process_cpu_seconds_total', 'User and system CPU seconds of this process', () => {
     const u = process.cpuUsage()
     return [{ labels: {}, value: (u.user + u.system) / 1e6 }]
