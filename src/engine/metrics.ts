@@ -9,11 +9,24 @@
 
 type Labels = Record<string, string | number>
 
+/** One series' value, held by reference so a bound counter bumps it without a lookup. */
+interface Cell {
+  v: number
+}
+
+/**
+ * A counter bound to one label set (see Metrics.counter): hot paths keep it and
+ * call `inc`, a field increment instead of three map lookups per call.
+ */
+export interface Counter {
+  inc(by?: number): void
+}
+
 interface Family {
   name: string
   help: string
   type: 'counter' | 'gauge'
-  values: Map<string, number>
+  values: Map<string, Cell>
   fn?: () => Promise<Array<{ labels: Labels; value: number }>> | Array<{ labels: Labels; value: number }>
 }
 
@@ -49,13 +62,31 @@ export class Metrics {
   /** Add `by` (default 1) to a counter. */
   inc(name: string, help: string, labels?: Labels, by = 1): void {
     const f = this.family(name, help, 'counter')
-    const k = labelKey(labels)
-    f.values.set(k, (f.values.get(k) ?? 0) + by)
+    this.cell(f, labelKey(labels)).v += by
+  }
+
+  private cell(f: Family, k: string): Cell {
+    let c = f.values.get(k)
+    if (!c) {
+      c = { v: 0 }
+      f.values.set(k, c)
+    }
+    return c
+  }
+
+  /** A counter series bound once, for hot paths (the series appears at 0 right away). */
+  counter(name: string, help: string, labels?: Labels): Counter {
+    const c = this.cell(this.family(name, help, 'counter'), labelKey(labels))
+    return {
+      inc(by = 1) {
+        c.v += by
+      },
+    }
   }
 
   /** Set a gauge. */
   set(name: string, help: string, labels: Labels | undefined, value: number): void {
-    this.family(name, help, 'gauge').values.set(labelKey(labels), value)
+    this.cell(this.family(name, help, 'gauge'), labelKey(labels)).v = value
   }
 
   /** A gauge (or a counter kept elsewhere, such as the process's CPU seconds) computed at scrape time. */
@@ -65,14 +96,14 @@ export class Metrics {
 
   /** Current value of one series (tests and the compare report read these). */
   get(name: string, labels?: Labels): number | undefined {
-    return this.families.get(name)?.values.get(labelKey(labels))
+    return this.families.get(name)?.values.get(labelKey(labels))?.v
   }
 
   async render(): Promise<string> {
     const out: string[] = []
     for (const f of this.families.values()) {
       out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`)
-      for (const [k, v] of f.values) out.push(`${f.name}${k ? `{${k}}` : ''} ${v}`)
+      for (const [k, c] of f.values) out.push(`${f.name}${k ? `{${k}}` : ''} ${c.v}`)
       if (f.fn) {
         try {
           for (const s of await f.fn()) out.push(`${f.name}${labelKey(s.labels) ? `{${labelKey(s.labels)}}` : ''} ${s.value}`)

@@ -5,7 +5,7 @@
  * `gaugeFn`. Served on `metrics_port` (a tandemfs key in each daemon's conf;
  * absent or 0 = no /metrics listener).
  */
-import { processMetrics } from '../engine/metrics.js'
+import { processMetrics, type Counter } from '../engine/metrics.js'
 import { serveMetrics, type MetricsServer } from './metrics-http.js'
 import { installRuntimeMetrics } from './runtime-metrics.js'
 
@@ -13,32 +13,39 @@ export const metrics = processMetrics
 
 /** Count one request of `proto` (fastdfs-tracker, fastdfs-storage, mogilefs-tracker, mogstored) and its outcome. */
 export function countRequest(proto: string, cmd: string | number, ok: boolean): void {
-  // One label object per (proto, cmd): the registry renders its key once (hot path).
-  const k = `${proto}\0${cmd}`
-  let labels = labelSets.get(k)
-  if (!labels) {
-    labels = { proto, cmd }
-    labelSets.set(k, labels)
+  // Bound counters per (proto, cmd), found with one map lookup (hot path: every request).
+  let byCmd = requestCounters.get(proto)
+  if (!byCmd) {
+    byCmd = new Map()
+    requestCounters.set(proto, byCmd)
   }
-  metrics.inc('tandem_requests_total', 'Requests by protocol and command', labels)
-  if (!ok) metrics.inc('tandem_request_errors_total', 'Failed requests by protocol and command', labels)
+  let c = byCmd.get(cmd)
+  if (!c) {
+    const labels = { proto, cmd }
+    c = {
+      all: metrics.counter('tandem_requests_total', 'Requests by protocol and command', labels),
+      failed: metrics.counter('tandem_request_errors_total', 'Failed requests by protocol and command', labels),
+    }
+    byCmd.set(cmd, c)
+  }
+  c.all.inc()
+  if (!ok) c.failed.inc()
 }
 
-const labelSets = new Map<string, { proto: string; cmd: string | number }>()
+const requestCounters = new Map<string, Map<string | number, { all: Counter; failed: Counter }>>()
 
 /** Bytes moved by a front end, `dir` = in (uploads, replicas received) or out (downloads, replicas sent). */
 export function countBytes(proto: string, dir: 'in' | 'out', n: number): void {
-  // Same reuse as countRequest: a fresh label object per call would be rendered per call.
   const k = `${proto}\0${dir}`
-  let labels = byteLabelSets.get(k)
-  if (!labels) {
-    labels = { proto, dir }
-    byteLabelSets.set(k, labels)
+  let c = byteCounters.get(k)
+  if (!c) {
+    c = metrics.counter('tandem_bytes_total', 'Bytes transferred by protocol and direction', { proto, dir })
+    byteCounters.set(k, c)
   }
-  metrics.inc('tandem_bytes_total', 'Bytes transferred by protocol and direction', labels, n)
+  c.inc(n)
 }
 
-const byteLabelSets = new Map<string, { proto: string; dir: 'in' | 'out' }>()
+const byteCounters = new Map<string, Counter>()
 
 /** Start the /metrics listener when a port is configured; resolves undefined otherwise. */
 export async function startMetricsServer(host: string, port: number | undefined): Promise<MetricsServer | undefined> {

@@ -10,6 +10,7 @@
  * `undefined` when the peer closed cleanly between lines.
  */
 import type { Socket } from 'node:net'
+import { onLeanData } from './lean-socket.js'
 
 const HIGH_WATER = 1024 * 1024
 const EMPTY = Buffer.alloc(0)
@@ -31,7 +32,7 @@ export class SocketReader {
   private total = 0
 
   constructor(private readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => {
+    const onChunk = (d: Buffer): void => {
       this.chunks.push(d)
       this.queued += d.length
       this.total += d.length
@@ -40,7 +41,9 @@ export class SocketReader {
         sock.pause()
       }
       this.notify()
-    })
+    }
+    // Sockets from lean-socket.ts hand over chunks read into a shared buffer; others emit 'data'.
+    if (!onLeanData(sock, onChunk)) sock.on('data', onChunk)
     sock.on('end', () => {
       this.ended = true
       this.notify()

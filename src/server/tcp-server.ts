@@ -7,6 +7,7 @@
  */
 import net, { type AddressInfo, type Socket } from 'node:net'
 import { logger } from '../log.js'
+import { adoptLean } from './lean-socket.js'
 
 const log = logger('server.tcp')
 
@@ -25,7 +26,9 @@ export class TcpServer {
   private readonly busyConns = new Set<Socket>()
 
   constructor(private readonly o: TcpServerOptions) {
-    this.server = net.createServer({ noDelay: true }, (sock) => this.accept(sock))
+    // pauseOnConnect: nothing is read before adoptLean moves the handle to a socket that reads
+    // into the shared buffer (lean-socket.ts); adoptLean resumes whichever socket it returns.
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(adoptLean(sock)))
     this.server.on('error', (e) => log.error({ err: e, name: o.name }, 'listener error'))
   }
 

@@ -110,3 +110,35 @@ describe('STORAGE_JOIN body', () => {
     expect(parseJoin(Buffer.alloc(100))).toMatchObject({ errno: 22 })
   })
 })
+
+describe('GroupNode member lists (cached between changes)', () => {
+  it('follow joins, removals, status, rw mode and port changes', () => {
+    const st = new TrackerState()
+    const b = node(st, '10.0.0.2', 23000, STORAGE_STATUS.ACTIVE)
+    const a = node(st, '10.0.0.1', 23000, STORAGE_STATUS.ACTIVE)
+    const g = st.group('group1')!
+    expect(g.sorted()).toEqual([a, b])
+    expect(g.writable()).toEqual([a, b])
+    expect(g.sorted()).toBe(g.sorted()) // unchanged: the same list
+    a.status = STORAGE_STATUS.OFFLINE
+    expect(g.writable()).toEqual([b])
+    expect(g.readable()).toEqual([b])
+    a.status = STORAGE_STATUS.ACTIVE
+    a.rwMode = 4 // RW_MODE.READ: read only
+    expect(g.writable()).toEqual([b])
+    expect(g.readable()).toEqual([a, b])
+    const c = node(st, '10.0.0.0', 23000, STORAGE_STATUS.ACTIVE)
+    expect(g.sorted()).toEqual([c, a, b])
+    g.storages.delete(c.key)
+    expect(g.sorted()).toEqual([a, b])
+    // Same size, different member: a replaced entry is noticed too.
+    g.storages.delete(b.key)
+    const d = node(st, '10.0.0.9', 23000, STORAGE_STATUS.ACTIVE)
+    expect(g.sorted()).toEqual([a, d])
+    // Same id, ports decide the order.
+    const e = node(st, '10.0.0.9', 22000, STORAGE_STATUS.ACTIVE)
+    expect(g.sorted()).toEqual([a, e, d])
+    e.port = 24000
+    expect(g.sorted()).toEqual([a, d, e])
+  })
+})

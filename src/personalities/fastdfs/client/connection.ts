@@ -10,10 +10,11 @@
  * reuse when it has been idle for a while, like the C client's connection pool.
  * Used by TrackerClient, StorageClient and FdfsClient.
  */
-import net, { type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { COMMON_CMD, HEADER_SIZE, RESP } from '../protocol/constants.js'
 import { encodeHeader } from '../protocol/header.js'
 import { SocketReader } from '../../../server/socket-reader.js'
+import { leanConnect } from '../../../server/lean-socket.js'
 import { CLIENT_ERROR, FdfsError, strerror } from './errors.js'
 import type { HostPort } from './client-conf.js'
 
@@ -45,7 +46,7 @@ export class FdfsConnection {
   /** Connect with a timeout. Throws FdfsError(CONNECT) with ECONNREFUSED / ETIMEDOUT errnos. */
   static connect(hp: HostPort, t: Timeouts): Promise<FdfsConnection> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: hp.host, port: hp.port, noDelay: true })
+      const sock = leanConnect({ host: hp.host, port: hp.port, noDelay: true })
       const timer = setTimeout(() => {
         sock.destroy()
         reject(new FdfsError(CLIENT_ERROR.CONNECT, 110, `connect to server ${hp.host}:${hp.port} fail, errno: 110, error info: ${strerror(110)}`))

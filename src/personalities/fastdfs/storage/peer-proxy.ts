@@ -19,6 +19,7 @@
 import net from 'node:net'
 import { logger } from '../../../log.js'
 import { SocketReader } from '../../../server/socket-reader.js'
+import { leanConnect } from '../../../server/lean-socket.js'
 import { ERRNO, FIELD, HEADER_SIZE, STORAGE_CMD, STORAGE_STATUS as S } from '../protocol/constants.js'
 import { decodeHeader, encodeHeader, putFixed, respHeader } from '../protocol/header.js'
 import type { DecodedFileName } from '../file-id.js'
@@ -166,7 +167,7 @@ export class PeerProxy {
       const c = list.pop()!
       if (!c.sock.destroyed) return { ...c, pooled: true }
     }
-    const sock = net.connect({ host: p.ip, port: p.port, noDelay: true, localAddress: this.d.localAddress })
+    const sock = leanConnect({ host: p.ip, port: p.port, noDelay: true, localAddress: this.d.localAddress })
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         sock.destroy()

@@ -13,6 +13,7 @@ import net from 'node:net'
 import * as fsp from 'node:fs/promises'
 import path from 'node:path'
 import { SocketReader } from '../../../server/socket-reader.js'
+import { leanConnect } from '../../../server/lean-socket.js'
 import { writeFileAtomic } from '../../../engine/binlog/binlog.js'
 import { logger } from '../../../log.js'
 import { ERRNO, FIELD, FDFS_VERSION, STORAGE_STATUS, TRACKER_CMD as T, HEADER_SIZE } from '../protocol/constants.js'
@@ -52,7 +53,7 @@ class TrackerLink {
   ) {}
 
   async connect(): Promise<void> {
-    const sock = net.connect({ host: this.addr.host, port: this.addr.port, noDelay: true, localAddress: this.localAddress })
+    const sock = leanConnect({ host: this.addr.host, port: this.addr.port, noDelay: true, localAddress: this.localAddress })
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve)
       sock.once('error', reject)

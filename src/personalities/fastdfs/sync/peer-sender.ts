@@ -27,6 +27,7 @@ import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, STORAGE_CMD } from '../protocol/constants.js'
 import { encodeHeader, readLong } from '../protocol/header.js'
 import { SocketReader } from '../../../server/socket-reader.js'
+import { leanConnect } from '../../../server/lean-socket.js'
 import { isSourceOp, parseRecord, type BinlogRecord } from './binlog-record.js'
 import { reportServerId, syncDelete, syncFileHead, syncRangeHead, syncTruncate, syncTwoNames } from './sync-codec.js'
 
@@ -211,7 +212,7 @@ export class PeerSender {
   }
 
   private async connect(): Promise<void> {
-    const sock = net.connect({ host: this.peer.host, port: this.peer.port, noDelay: true, localAddress: this.src.localAddress })
+    const sock = leanConnect({ host: this.peer.host, port: this.peer.port, noDelay: true, localAddress: this.src.localAddress })
     this.sock = sock
     await new Promise<void>((resolve, reject) => {
       // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.

@@ -67,7 +67,7 @@ export function pickStoreGroup(state: TrackerState, conf: TrackerConf, requested
 }
 
 /** The fixed store server for store_server 1 (first by id/ip) and 2 (lowest upload_priority). */
-function fixedStoreServer(conf: TrackerConf, writable: StorageNode[]): StorageNode | undefined {
+function fixedStoreServer(conf: TrackerConf, writable: readonly StorageNode[]): StorageNode | undefined {
   if (writable.length === 0) return undefined
   if (conf.storeServer === 2) return writable.reduce((a, b) => (b.uploadPriority < a.uploadPriority ? b : a))
   return writable[0]

@@ -17,7 +17,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { TcpServer } from '../../../server/tcp-server.js'
-import { SocketReader, PeerClosedError } from '../../../server/socket-reader.js'
+import { serveFrames } from '../../../server/frame-loop.js'
 import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, HEADER_SIZE, MAX_CONTROL_BODY, STORAGE_STATUS, TRACKER_CMD as T } from '../protocol/constants.js'
 import { fail, plainIp, type Conn, type Reply, type TrackerCtx } from './context.js'
@@ -86,45 +86,20 @@ export class TrackerServer {
 
   private async serve(sock: Socket): Promise<void> {
     const conn: Conn = { sock, peerIp: plainIp(sock.remoteAddress), localIp: plainIp(sock.localAddress) }
-    const r = new SocketReader(sock)
     const cc = this.ctx.connections
     cc.current++
     cc.alloc++
     if (cc.current > cc.max) cc.max = cc.current
     try {
-      for (;;) {
-        // Synchronous when the request is already buffered (the usual case: one
-        // segment per request); awaits only when bytes are still on the way.
-        let h = r.tryRead(HEADER_SIZE)
-        if (!h) {
-          if (await r.atEof()) return
-          h = r.tryRead(HEADER_SIZE) ?? (await r.read(HEADER_SIZE))
-        }
-        const hi = h.readUInt32BE(0)
-        const cmd = h[8]
-        const len = hi === 0 ? h.readUInt32BE(4) : -1
-        if (len < 0 || len > MAX_CONTROL_BODY) {
-          log.warn({ peer: conn.peerIp, cmd, len: h.readBigInt64BE(0).toString() }, 'bad package length, closing')
-          return
-        }
-        const body = r.tryRead(len) ?? (await r.read(len))
-        if (cmd === COMMON_CMD.QUIT) return
-        this.tcp.busy(sock, true)
-        let reply: Reply
-        try {
-          reply = this.dispatch(conn, cmd, body)
-        } catch (e) {
-          log.error({ err: e, peer: conn.peerIp, cmd }, 'handler failed')
-          reply = fail(ERRNO.EIO)
-        }
-        countRequest('fastdfs-tracker', cmd, reply !== null && reply[9] === 0)
-        if (reply === null) return
-        sock.write(reply)
-        this.tcp.busy(sock, false)
-        if (cmd === T.STORAGE_JOIN && conn.storage) this.owner.set(conn.storage, conn)
-      }
-    } catch (e) {
-      if (!(e instanceof PeerClosedError)) log.warn({ err: e, peer: conn.peerIp }, 'connection error')
+      // Every tracker command is answered from memory, so frames are handled where they land
+      // (frame-loop.ts): no promise per request.
+      await serveFrames(sock, {
+        headerSize: HEADER_SIZE,
+        maxBody: MAX_CONTROL_BODY,
+        bodyLength: (b, off) => (b.readUInt32BE(off) === 0 ? b.readUInt32BE(off + 4) : -1),
+        onBadLength: (h) => log.warn({ peer: conn.peerIp, cmd: h[8], len: h.readBigInt64BE(0).toString() }, 'bad package length, closing'),
+        onFrame: (h, body) => this.request(conn, h[8], body),
+      })
     } finally {
       cc.current--
       const s = conn.storage
@@ -136,6 +111,21 @@ export class TrackerServer {
         }
       }
     }
+  }
+
+  /** One request: its reply, or null to close the connection (QUIT, or a handler's verdict). */
+  private request(conn: Conn, cmd: number, body: Buffer): Buffer | null {
+    if (cmd === COMMON_CMD.QUIT) return null
+    let reply: Reply
+    try {
+      reply = this.dispatch(conn, cmd, body)
+    } catch (e) {
+      log.error({ err: e, peer: conn.peerIp, cmd }, 'handler failed')
+      reply = fail(ERRNO.EIO)
+    }
+    countRequest('fastdfs-tracker', cmd, reply !== null && reply[9] === 0)
+    if (reply !== null && cmd === T.STORAGE_JOIN && conn.storage) this.owner.set(conn.storage, conn)
+    return reply
   }
 
   /** Route one request to its handler. */

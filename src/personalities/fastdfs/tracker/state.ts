@@ -93,6 +93,11 @@ export class StorageNode {
   }
 }
 
+/** What the cached member lists depend on besides membership: port, status and rw mode in one number. */
+function markOf(s: StorageNode): number {
+  return s.port * 0x10000 + s.status * 0x100 + s.rwMode
+}
+
 /** A group and its members; created on the first JOIN naming it. */
 export class GroupNode {
   readonly storages = new Map<string, StorageNode>()
@@ -106,18 +111,51 @@ export class GroupNode {
 
   constructor(readonly name: string) {}
 
-  /** Members sorted by wire id then port (the C code's sorted_servers order). */
-  sorted(): StorageNode[] {
-    return [...this.storages.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port))
+  /**
+   * sorted/writable/readable as of the members' last seen (port, status, rw mode).
+   * Why a cache: every client query asks for these lists several times (the store
+   * policy, the group's free space, the fetch policy), while they change only
+   * when a storage joins, leaves or changes status: rebuilding them per query was
+   * a measurable share of the tracker's CPU per request.
+   */
+  private view?: { members: StorageNode[]; marks: number[]; sorted: StorageNode[]; writable: StorageNode[]; readable: StorageNode[] }
+
+  private current(): NonNullable<GroupNode['view']> {
+    const v = this.view
+    if (v && v.members.length === this.storages.size && this.unchanged(v)) return v
+    const sorted = [...this.storages.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port))
+    const fresh = {
+      members: sorted,
+      marks: sorted.map(markOf),
+      sorted,
+      writable: sorted.filter((s) => s.writable),
+      readable: sorted.filter((s) => s.readable),
+    }
+    this.view = fresh
+    return fresh
   }
 
-  /** Writable members in sorted order. */
-  writable(): StorageNode[] {
-    return this.sorted().filter((s) => s.writable)
+  private unchanged(v: NonNullable<GroupNode['view']>): boolean {
+    for (let i = 0; i < v.members.length; i++) {
+      const s = v.members[i]
+      if (v.marks[i] !== markOf(s) || this.storages.get(s.key) !== s) return false
+    }
+    return true
   }
 
-  readable(): StorageNode[] {
-    return this.sorted().filter((s) => s.readable)
+  /** Members sorted by wire id then port (the C code's sorted_servers order). Shared: do not mutate. */
+  sorted(): readonly StorageNode[] {
+    return this.current().sorted
+  }
+
+  /** Writable members in sorted order. Shared: do not mutate. */
+  writable(): readonly StorageNode[] {
+    return this.current().writable
+  }
+
+  /** Readable members in sorted order. Shared: do not mutate. */
+  readable(): readonly StorageNode[] {
+    return this.current().readable
   }
 
   /** The group's port, or -1 when members listen on different ports (as fdfs_monitor shows). */

@@ -1,0 +1,107 @@
+/**
+ * Sockets that read into one shared buffer instead of Node's stream machinery.
+ *
+ * A plain net.Socket allocates a fresh 64 KiB ArrayBuffer per read, wraps it in
+ * a Buffer and pushes it through Readable (addChunk, 'data' emit). Node's
+ * `onread` option reads into a caller-owned buffer and calls one function
+ * instead. For the small request/response traffic of FastDFS (a 26-byte query,
+ * a 50-byte reply) that stream path is a large share of the CPU per request:
+ * on this machine a trivial ping-pong server spends 25.5 µs of CPU per request
+ * with 'data' events and 20.6 µs with `onread` (the same client, alternating).
+ *
+ * Who calls it: TcpServer adopts every accepted socket with `adoptLean`; client
+ * code that wants the same path connects with `leanConnect`. SocketReader asks
+ * `onLeanData` for the socket's chunks and falls back to 'data' events for any
+ * other socket ("absent": `onLeanData` returns false).
+ *
+ * Chunks handed to the sink are copies (the shared buffer is reused by the
+ * next read of any socket), small ones from Node's buffer pool.
+ *
+ * `TANDEM_NODE_READ=1` turns this off (every socket uses 'data' events).
+ */
+import net, { type Socket, type NetConnectOpts } from 'node:net'
+
+type Sink = (chunk: Buffer) => void
+
+/** Sockets made here, with their sink or the chunks that arrived before one was set. */
+const LEAN = new WeakMap<Socket, LeanState>()
+
+/** Off when TANDEM_NODE_READ=1 (read at call time so tests can flip it). */
+export function leanEnabled(): boolean {
+  return process.env.TANDEM_NODE_READ !== '1'
+}
+
+/**
+ * Why one buffer for every socket of the process: libuv fills it and Node calls
+ * the callback synchronously before the next read of any socket, and the
+ * callback copies what it needs out. 64 KiB is what Node reads per call anyway.
+ */
+const SHARED = Buffer.allocUnsafe(64 * 1024)
+
+interface LeanState {
+  sink?: Sink
+  pending?: Buffer[]
+}
+
+function onreadFor(st: LeanState): { buffer: Buffer; callback: (n: number, b: Uint8Array) => boolean } {
+  return {
+    buffer: SHARED,
+    callback: (n, b) => {
+      const chunk = Buffer.allocUnsafe(n)
+      chunk.set(n === b.length ? b : b.subarray(0, n))
+      if (st.sink) st.sink(chunk)
+      else (st.pending ??= []).push(chunk)
+      return true
+    },
+  }
+}
+
+/**
+ * Re-wrap a socket a net.Server just accepted (created with pauseOnConnect, so
+ * nothing has been read yet) around the same handle, reading into the shared
+ * buffer. Uses the socket's private `_handle`, as Node's own cluster module
+ * does when it passes handles around; if that is not there (another Node, a
+ * socket already reading) or lean reads are off, the accepted socket is
+ * resumed and returned unchanged.
+ */
+export function adoptLean(accepted: Socket): Socket {
+  const a = accepted as unknown as { _handle?: unknown }
+  if (!leanEnabled() || !a._handle || !accepted.isPaused()) {
+    accepted.resume()
+    return accepted
+  }
+  const handle = a._handle
+  a._handle = null
+  // The accepted wrapper owns nothing now; destroying it only settles the server's connection count.
+  accepted.destroy()
+  const st: LeanState = {}
+  const sock = new net.Socket({ handle, onread: onreadFor(st) } as unknown as net.SocketConstructorOpts)
+  LEAN.set(sock, st)
+  sock.resume()
+  return sock
+}
+
+/** net.connect with the shared-buffer read path (plain net.connect when lean reads are off). */
+export function leanConnect(opts: NetConnectOpts): Socket {
+  if (!leanEnabled()) return net.connect(opts)
+  const st: LeanState = {}
+  const sock = net.connect({ ...opts, onread: onreadFor(st) } as NetConnectOpts)
+  LEAN.set(sock, st)
+  return sock
+}
+
+/**
+ * Route a lean socket's chunks to `sink` (chunks that arrived before are
+ * delivered first). False for any other socket: the caller listens to 'data'.
+ */
+export function onLeanData(sock: Socket, sink: Sink): boolean {
+  const st = LEAN.get(sock)
+  if (!st) return false
+  st.sink = sink
+  const p = st.pending
+  if (p) {
+    st.pending = undefined
+    for (const c of p) sink(c)
+  }
+  return true
+}
