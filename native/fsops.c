@@ -6,6 +6,7 @@
  *   renameNoReplace(from, to) → undefined, or throws an Error with `code`
  *   tmpfileWrite(dir, buf, len, mtimeSec) → [fd, mtimeMs, ino], or throws
  *   linkFd(fd, to) → undefined, or throws (EEXIST when `to` exists)
+ *   statInto(path, out) → 0 with out = [size, mtimeMs, ino, isFile], or -errno
  *
  * renameat2(2) with RENAME_NOREPLACE: moves `from` to `to` only if `to` does
  * not exist, atomically (EEXIST otherwise). The blob store commits finished
@@ -218,6 +219,60 @@ static napi_value link_fd(napi_env env, napi_callback_info info) {
 
 #endif /* O_TMPFILE */
 
+#if defined(__linux__)
+#include <stdbool.h>
+#include <sys/stat.h>
+
+/*
+ * statInto(path, out): stat(2) into a caller-owned Float64Array of 4:
+ * [size, mtimeMs, ino, 1 if a regular file else 0]. Returns 0, or -errno
+ * without throwing (ENOENT is an ordinary answer on the read path). Why: the
+ * blob store checks its recent-writes cache against the file on every small
+ * read; Node's statSync builds a Stats object with four Date objects for it.
+ */
+static napi_value stat_into(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "statInto(path, out)");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t n = 0;
+  void *data = NULL;
+  bool is_ta = false;
+  CHECK(env, napi_is_typedarray(env, argv[1], &is_ta));
+  if (!is_ta || napi_get_typedarray_info(env, argv[1], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "out must be a Float64Array of 4");
+    return NULL;
+  }
+  char buf[4096];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a string");
+    return NULL;
+  }
+  napi_value ret;
+  if (len >= sizeof buf - 1 || strlen(buf) != len) { /* too long to be sure it was not cut, or an embedded NUL */
+    CHECK(env, napi_create_int32(env, -ENAMETOOLONG, &ret));
+    return ret;
+  }
+  struct stat st;
+  int r = stat(buf, &st) == 0 ? 0 : -errno;
+  if (r == 0) {
+    double *out = data;
+    out[0] = (double)st.st_size;
+    out[1] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
+    out[2] = (double)st.st_ino;
+    out[3] = S_ISREG(st.st_mode) ? 1 : 0;
+  }
+  CHECK(env, napi_create_int32(env, r, &ret));
+  return ret;
+}
+
+#endif /* __linux__ (statInto) */
+
 /* Adds `renameNoReplace` (where the headers know renameat2) and `tmpfileWrite`/`linkFd` (where they know O_TMPFILE) to the exports. */
 napi_value register_fsops(napi_env env, napi_value exports) {
 #ifdef HAVE_RENAMEAT2
@@ -226,6 +281,11 @@ napi_value register_fsops(napi_env env, napi_value exports) {
   CHECK(env, napi_set_named_property(env, exports, "renameNoReplace", fn));
 #else
   (void)env;
+#endif
+#if defined(__linux__)
+  napi_value si;
+  CHECK(env, napi_create_function(env, "statInto", NAPI_AUTO_LENGTH, stat_into, NULL, &si));
+  CHECK(env, napi_set_named_property(env, exports, "statInto", si));
 #endif
 #ifdef HAVE_TMPFILE
   napi_value tw, lf;

@@ -23,7 +23,7 @@ import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
 import { RecentCache } from './recent-cache.js'
-import { disableTmpfile, linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, tmpfileWriteSync } from '../io/native-fs.js'
+import { disableTmpfile, linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../io/native-fs.js'
 import { logger } from '../../log.js'
 import { addGaugeSource, processMetrics } from '../metrics.js'
 import type { BlobMeta, BlobStore, DigestAlgorithm, DiskUsage, KeyChooser, PutOptions, PutResult, ReadHandle } from './blob-store.js'
@@ -55,14 +55,35 @@ export interface LocalBlobStoreOptions {
 
 /** Validate a key and return its path segments. Throws BAD_KEY. */
 export function checkKey(key: string): string[] {
+  validateKey(key)
+  return key.split('/')
+}
+
+/**
+ * Throw BAD_KEY unless `key` is 1..1024 chars of `/`-separated segments, none empty,
+ * `.`, `..` or the temp dir, with no NUL or backslash. One scan, no allocation:
+ * it runs on every read and write.
+ */
+function validateKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH || key.includes('\0') || key.includes('\\')) {
     throw new EngineError(E.BAD_KEY, `invalid blob key`)
   }
-  const parts = key.split('/')
-  for (const p of parts) {
-    if (p === '' || p === '.' || p === '..' || p === TMP_DIR) throw new EngineError(E.BAD_KEY, `invalid blob key: ${JSON.stringify(key)}`)
+  let start = 0
+  for (;;) {
+    let end = key.indexOf('/', start)
+    if (end < 0) end = key.length
+    const n = end - start
+    if (
+      n === 0 ||
+      (n === 1 && key.charCodeAt(start) === 0x2e) ||
+      (n === 2 && key.charCodeAt(start) === 0x2e && key.charCodeAt(start + 1) === 0x2e) ||
+      (n === TMP_DIR.length && key.startsWith(TMP_DIR, start))
+    ) {
+      throw new EngineError(E.BAD_KEY, `invalid blob key: ${JSON.stringify(key)}`)
+    }
+    if (end === key.length) return
+    start = end + 1
   }
-  return parts
 }
 
 function errno(e: unknown): string | undefined {
@@ -71,6 +92,8 @@ function errno(e: unknown): string | undefined {
 
 export class LocalBlobStore implements BlobStore {
   readonly root: string
+  /** `root` with one trailing slash, for building paths of validated keys. */
+  private readonly rootSlash: string
   private readonly tmpDir: string
   private readonly space: VolumeSpace
   private readonly reserved?: ReservedRule
@@ -81,6 +104,7 @@ export class LocalBlobStore implements BlobStore {
 
   private constructor(o: LocalBlobStoreOptions) {
     this.root = path.resolve(o.root)
+    this.rootSlash = this.root.endsWith('/') ? this.root : this.root + '/'
     this.tmpDir = path.join(this.root, TMP_DIR)
     this.space = new VolumeSpace(this.root)
     this.reserved = o.reserved
@@ -101,7 +125,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   private file(key: string): string {
-    return path.join(this.root, ...checkKey(key))
+    // A valid key has no empty, `.` or `..` segment, so plain concatenation is what path.join would give.
+    validateKey(key)
+    return this.rootSlash + key
   }
 
   /**
@@ -428,7 +454,7 @@ export class LocalBlobStore implements BlobStore {
     // behind our back (by hand, by another tool) is read from disk, or is absent, as it should be.
     let hit = this.recent.get(key)
     if (hit) {
-      const st = fs.statSync(p, { throwIfNoEntry: false })
+      const st = statLiteSync(p)
       if (!st || st.ino !== hit.ino || st.size !== hit.buf.length || st.mtimeMs !== hit.mtimeMs) {
         this.recent.delete(key)
         hit = undefined
@@ -482,8 +508,8 @@ export class LocalBlobStore implements BlobStore {
   async stat(key: string): Promise<BlobMeta | undefined> {
     try {
       // Sync: a metadata-only call on a cached inode is cheaper than a thread-pool hop.
-      const st = fs.statSync(this.file(key))
-      if (!st.isFile()) return undefined
+      const st = statLiteSync(this.file(key))
+      if (!st || !st.isFile) return undefined
       return { key, size: st.size, mtimeMs: st.mtimeMs }
     } catch (e) {
       if (e instanceof EngineError) throw e

@@ -12,6 +12,7 @@
  * falls back to its check + rename; after the first such refusal the process
  * stops trying.
  */
+import fs from 'node:fs'
 import { nativeAddon } from './native-addon.js'
 
 type RenameNoReplace = (from: string, to: string) => void
@@ -121,4 +122,42 @@ export function linkFdSync(fd: number, to: string): void {
 /** Stop using unnamed files in this process (a filesystem refused to link one). */
 export function disableTmpfile(): void {
   tmpfileFns = null
+}
+
+/**
+ * stat(2) without Node's Stats object: native/fsops.c's statInto.
+ *
+ * Called by the blob store on its small-read path (the recent-writes cache check and
+ * stat()). Absent means undefined: no such file (ENOENT, ENOTDIR). Without the addon
+ * (or with `TANDEM_NO_NATIVE_FS=1`) it uses fs.statSync; other errors throw as
+ * fs.statSync throws them.
+ */
+export interface LiteStat {
+  size: number
+  mtimeMs: number
+  ino: number
+  isFile: boolean
+}
+
+type StatInto = (p: string, out: Float64Array) => number
+
+let statFn: StatInto | null | undefined
+const statOut = new Float64Array(4)
+const ENOENT = -2
+const ENOTDIR = -20
+
+export function statLiteSync(p: string): LiteStat | undefined {
+  if (statFn === undefined) {
+    statFn = null
+    const m = process.env.TANDEM_NO_NATIVE_FS === '1' ? undefined : nativeAddon()
+    if (m && typeof m.statInto === 'function') statFn = m.statInto as StatInto
+  }
+  if (statFn) {
+    const r = statFn(p, statOut)
+    if (r === 0) return { size: statOut[0], mtimeMs: statOut[1], ino: statOut[2], isFile: statOut[3] === 1 }
+    if (r === ENOENT || r === ENOTDIR) return undefined
+    // Anything else: let Node raise it with its usual shape (code, path, syscall).
+  }
+  const st = fs.statSync(p, { throwIfNoEntry: false })
+  return st && { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, isFile: st.isFile() }
 }

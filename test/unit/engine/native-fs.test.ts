@@ -5,7 +5,7 @@
 import { closeSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
+import { linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
 import { tmpDir } from '../../helpers/proc.js'
 
 describe('renameNoReplaceSync', () => {
@@ -68,5 +68,20 @@ describe('tmpfileWriteSync + linkFdSync', () => {
     expect(readdirSync(d).sort()).toEqual(['blob', 'taken']) // the unlinked one left nothing behind
     expect(() => tmpfileWriteSync(path.join(d, 'missing'), body, 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     expect(() => tmpfileWriteSync(d, body, body.length + 1)).toThrow(/outside the buffer/)
+  })
+})
+
+describe('statLiteSync', () => {
+  it('agrees with fs.statSync on size, mtimeMs (to the bit), inode and file type; absent is undefined', () => {
+    const d = tmpDir('statlite')
+    const f = path.join(d, 'f')
+    writeFileSync(f, Buffer.alloc(12345, 1))
+    const want = statSync(f)
+    const got = statLiteSync(f)
+    expect(got).toEqual({ size: 12345, mtimeMs: want.mtimeMs, ino: want.ino, isFile: true })
+    expect(statLiteSync(d)?.isFile).toBe(false)
+    expect(statLiteSync(path.join(d, 'missing'))).toBeUndefined()
+    expect(statLiteSync(path.join(f, 'under-a-file'))).toBeUndefined()
+    expect(() => statLiteSync(path.join(d, 'x'.repeat(5000)))).toThrow(/ENAMETOOLONG/)
   })
 })
