@@ -7,6 +7,7 @@
  *   tmpfileWrite(dir, buf, len, mtimeSec) → [fd, mtimeMs, ino], or throws
  *   linkFd(fd, to) → undefined, or throws (EEXIST when `to` exists)
  *   statInto(path, out) → 0 with out = [size, mtimeMs, ino, isFile], or -errno
+ *   readInto(path, dst, dstOff, start, end, maxLen, out) → bytes read, or -errno
  *
  * renameat2(2) with RENAME_NOREPLACE: moves `from` to `to` only if `to` does
  * not exist, atomically (EEXIST otherwise). The blob store commits finished
@@ -271,7 +272,108 @@ static napi_value stat_into(napi_env env, napi_callback_info info) {
   return ret;
 }
 
-#endif /* __linux__ (statInto) */
+/*
+ * readInto(path, dst, dstOff, start, end, maxLen, out): open, fstat, pread and
+ * close in one call. Reads the byte range [start, end) of the regular file at
+ * `path` (end < 0 = to the end of the file, clamped to the size) into
+ * dst[dstOff..], provided the range holds at most maxLen bytes and fits dst.
+ * Returns the bytes read (short only if the file shrank meanwhile), and out =
+ * [size, mtimeMs, ino, start]; or -errno without throwing: -ENOENT/-ENOTDIR
+ * absent, -EISDIR not a regular file, -ERANGE start beyond the size or
+ * end < start, -EFBIG range longer than maxLen (nothing read: the caller
+ * streams it). Why: a small download was four calls into the runtime
+ * (openSync, fstatSync with its Stats object, readSync, closeSync) and a
+ * buffer of its own; this is one call reading straight into the reply.
+ */
+static napi_value read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "readInto(path, dst, dstOff, start, end, maxLen, out)");
+    return NULL;
+  }
+  void *dst = NULL;
+  size_t cap = 0;
+  if (napi_get_buffer_info(env, argv[1], &dst, &cap) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "dst must be a Buffer");
+    return NULL;
+  }
+  int64_t dst_off = 0, start = 0, end = 0, max_len = 0;
+  CHECK(env, napi_get_value_int64(env, argv[2], &dst_off));
+  CHECK(env, napi_get_value_int64(env, argv[3], &start));
+  CHECK(env, napi_get_value_int64(env, argv[4], &end));
+  CHECK(env, napi_get_value_int64(env, argv[5], &max_len));
+  napi_typedarray_type type;
+  size_t n = 0;
+  void *outp = NULL;
+  bool is_ta = false;
+  CHECK(env, napi_is_typedarray(env, argv[6], &is_ta));
+  if (!is_ta || napi_get_typedarray_info(env, argv[6], &type, &n, &outp, NULL, NULL) != napi_ok || type != napi_float64_array || n < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "out must be a Float64Array of 4");
+    return NULL;
+  }
+  if (dst_off < 0 || (size_t)dst_off > cap || start < 0 || max_len < 0 || (size_t)max_len > cap - (size_t)dst_off) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "readInto: offsets or maxLen outside dst");
+    return NULL;
+  }
+  char path[4096];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a string");
+    return NULL;
+  }
+  napi_value ret;
+  int64_t r;
+  if (len >= sizeof path - 1 || strlen(path) != len) {
+    r = -ENAMETOOLONG;
+  } else {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      r = -errno;
+    } else {
+      struct stat st;
+      if (fstat(fd, &st) != 0) {
+        r = -errno;
+      } else if (!S_ISREG(st.st_mode)) {
+        r = -EISDIR;
+      } else {
+        int64_t size = (int64_t)st.st_size;
+        int64_t e = end < 0 || end > size ? size : end;
+        if (start > size || e < start) {
+          r = -ERANGE;
+        } else if (e - start > max_len) {
+          r = -EFBIG;
+        } else {
+          char *p = (char *)dst + dst_off;
+          int64_t want = e - start, got = 0;
+          r = 0;
+          while (got < want) {
+            ssize_t k = pread(fd, p + got, (size_t)(want - got), (off_t)(start + got));
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0) {
+              r = -errno;
+              break;
+            }
+            if (k == 0) break;
+            got += k;
+          }
+          if (r == 0) r = got;
+        }
+        double *out = outp;
+        out[0] = (double)st.st_size;
+        out[1] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
+        out[2] = (double)st.st_ino;
+        out[3] = (double)start;
+      }
+      close(fd);
+    }
+  }
+  CHECK(env, napi_create_int64(env, r, &ret));
+  return ret;
+}
+
+#endif /* __linux__ (statInto, readInto) */
 
 /* Adds `renameNoReplace` (where the headers know renameat2) and `tmpfileWrite`/`linkFd` (where they know O_TMPFILE) to the exports. */
 napi_value register_fsops(napi_env env, napi_value exports) {
@@ -286,6 +388,9 @@ napi_value register_fsops(napi_env env, napi_value exports) {
   napi_value si;
   CHECK(env, napi_create_function(env, "statInto", NAPI_AUTO_LENGTH, stat_into, NULL, &si));
   CHECK(env, napi_set_named_property(env, exports, "statInto", si));
+  napi_value ri;
+  CHECK(env, napi_create_function(env, "readInto", NAPI_AUTO_LENGTH, read_into, NULL, &ri));
+  CHECK(env, napi_set_named_property(env, exports, "readInto", ri));
 #endif
 #ifdef HAVE_TMPFILE
   napi_value tw, lf;

@@ -113,6 +113,17 @@ export class SocketReader {
     return this.queued >= n ? this.take(n) : undefined
   }
 
+  /**
+   * The next `n` bytes without consuming them, when they are already buffered in one piece
+   * (the usual case for a small request that arrived in one segment); else `undefined`.
+   * The view is valid until the next read; `tryRead(n)` then consumes them.
+   */
+  peek(n: number): Buffer | undefined {
+    if (n === 0) return EMPTY
+    const first = this.chunks[0]
+    return first !== undefined && first.length >= n ? first.subarray(0, n) : undefined
+  }
+
   /** Bytes received since the connection opened (progress probe for idle sweeps). */
   get received(): number {
     return this.total

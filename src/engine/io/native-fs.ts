@@ -161,3 +161,31 @@ export function statLiteSync(p: string): LiteStat | undefined {
   const st = fs.statSync(p, { throwIfNoEntry: false })
   return st && { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, isFile: st.isFile() }
 }
+
+/**
+ * A small range of a file read in one call: native/fsops.c's readInto (open, fstat, pread,
+ * close). Called by the blob store's synchronous small-read path (LocalBlobStore.readSmall).
+ *
+ * Returns the bytes read into dst[dstOff..] with `readOut` = [size, mtimeMs, ino, start]
+ * filled in, or a negative errno (see READ_* below; -ENOENT/-ENOTDIR = absent). `null` means
+ * the addon is not there (or `TANDEM_NO_NATIVE_FS=1`): the caller reads with node:fs.
+ */
+type ReadInto = (p: string, dst: Buffer, dstOff: number, start: number, end: number, maxLen: number, out: Float64Array) => number
+
+let readFn: ReadInto | null | undefined
+/** [size, mtimeMs, ino, start] of the last readIntoSync; valid until the next call. */
+export const readOut = new Float64Array(4)
+export const READ_ENOENT = -2
+export const READ_ENOTDIR = -20
+export const READ_EISDIR = -21
+export const READ_ERANGE = -34
+export const READ_EFBIG = -27
+
+export function readIntoSync(p: string, dst: Buffer, dstOff: number, start: number, end: number, maxLen: number): number | null {
+  if (readFn === undefined) {
+    readFn = null
+    const m = process.env.TANDEM_NO_NATIVE_FS === '1' ? undefined : nativeAddon()
+    if (m && typeof m.readInto === 'function') readFn = m.readInto as ReadInto
+  }
+  return readFn ? readFn(p, dst, dstOff, start, end, maxLen, readOut) : null
+}

@@ -90,6 +90,29 @@ describe('fdfs_storaged commands', () => {
     expect(r.body.equals(big)).toBe(true)
   })
 
+  it('answers small downloads pipelined in one write in order, the synchronous path and the full handler mixed', async () => {
+    const a = await upload(Buffer.from('first file'))
+    const b = await upload(payload)
+    const p = await RawConn.connect(st.port)
+    const req = (body: Buffer) => Buffer.concat([header(body.length, 14), body])
+    p.write(Buffer.concat([
+      req(downloadBody('group1', a)),
+      req(downloadBody('group1', b, 500, 10)),
+      req(downloadBody('group1', b.replace(/\d{3}\.bin$/, '999.bin'))), // missing: ENOENT
+      req(downloadBody('group2', a)), // not our group: EINVAL
+      req(downloadBody('group1', b, 1000)), // offset = size: EINVAL
+      req(downloadBody('group1', a, 6)),
+    ]))
+    expect((await p.reply()).body.toString()).toBe('first file')
+    expect((await p.reply()).body.equals(payload.subarray(500, 510))).toBe(true)
+    expect((await p.reply()).status).toBe(2)
+    expect((await p.reply()).status).toBe(22)
+    expect((await p.reply()).status).toBe(22)
+    const last = await p.reply()
+    expect([last.status, last.body.toString()]).toEqual([0, 'file'])
+    p.destroy()
+  })
+
   it('downloads (14) files above 64 KiB (the zero-copy path when built) whole and in ranges, pipelined in order', async () => {
     const big = Buffer.allocUnsafe(2 * 1024 * 1024 + 333)
     for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 11)) & 0xff

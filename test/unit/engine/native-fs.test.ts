@@ -5,7 +5,7 @@
 import { closeSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { linkFdSync, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
+import { linkFdSync, readIntoSync, readOut, READ_EFBIG, READ_EISDIR, READ_ENOENT, READ_ENOTDIR, READ_ERANGE, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
 import { tmpDir } from '../../helpers/proc.js'
 
 describe('renameNoReplaceSync', () => {
@@ -84,4 +84,32 @@ describe('statLiteSync', () => {
     expect(statLiteSync(path.join(f, 'under-a-file'))).toBeUndefined()
     expect(() => statLiteSync(path.join(d, 'x'.repeat(5000)))).toThrow(/ENAMETOOLONG/)
   })
+})
+
+describe('readIntoSync', () => {
+  it.runIf(process.env.TANDEM_NO_NATIVE_FS !== '1' && readIntoSync('/nonexistent', Buffer.alloc(1), 0, 0, -1, 1) !== null)(
+    'reads a range into the buffer at an offset, fills [size, mtimeMs, ino, start], and answers errors as -errno',
+    () => {
+      const d = tmpDir('readinto')
+      const f = path.join(d, 'f')
+      const body = Buffer.from('0123456789abcdef')
+      writeFileSync(f, body)
+      const dst = Buffer.alloc(32, 0xee)
+      expect(readIntoSync(f, dst, 5, 2, 6, 27)).toBe(4)
+      expect(dst.subarray(5, 9).toString()).toBe('2345')
+      expect(dst[4]).toBe(0xee)
+      expect(dst[9]).toBe(0xee)
+      const st = statSync(f)
+      expect([...readOut]).toEqual([16, st.mtimeMs, st.ino, 2])
+      expect(readIntoSync(f, dst, 0, 10, -1, 32)).toBe(6) // to the end
+      expect(readIntoSync(f, dst, 0, 0, 1000, 32)).toBe(16) // end clamped
+      expect(readIntoSync(f, dst, 0, 16, -1, 32)).toBe(0) // start = size: nothing, no error
+      expect(readIntoSync(f, dst, 0, 17, -1, 32)).toBe(READ_ERANGE)
+      expect(readIntoSync(f, dst, 0, 0, -1, 8)).toBe(READ_EFBIG)
+      expect(readIntoSync(path.join(d, 'none'), dst, 0, 0, -1, 8)).toBe(READ_ENOENT)
+      expect(readIntoSync(path.join(f, 'x'), dst, 0, 0, -1, 8)).toBe(READ_ENOTDIR)
+      expect(readIntoSync(d, dst, 0, 0, -1, 8)).toBe(READ_EISDIR)
+      expect(() => readIntoSync(f, dst, 30, 0, -1, 8)).toThrow(RangeError) // maxLen past the end of dst
+    },
+  )
 })

@@ -4,16 +4,17 @@
  * Called by the dispatcher in server.ts.
  */
 import type { Socket } from 'node:net'
-import { FIELD, QUERY_FINFO_FLAGS, ERRNO } from '../protocol/constants.js'
-import { fixed, readLong, respHeader } from '../protocol/header.js'
+import { FIELD, QUERY_FINFO_FLAGS, ERRNO, HEADER_SIZE, RESP } from '../protocol/constants.js'
+import { fixed, getFixed, readLong, respHeader } from '../protocol/header.js'
 import { MAX_REMOTE_NAME } from '../file-id.js'
 import { META_SUFFIX, mergeMetadata, packMetadata, sortMetadata, unpackMetadata, type MetaPair } from '../metadata.js'
 import { einval, enoent, StorageError } from './errors.js'
 import { ENGINE_ERRORS, isEngineError } from '../../../engine/errors.js'
-import { checkGroup, nameOf, readLen, replyBuffer, type Request } from './request.js'
+import { checkGroup, nameOf, readLen, replyBuffer, writeLen, type Request } from './request.js'
 import type { StorageContext } from './handlers-upload.js'
 import { KeyedMutex } from '../../../engine/util/keyed-mutex.js'
 import type { ReadHandle } from '../../../engine/blob/blob-store.js'
+import { LARGE } from '../../../engine/blob/local-blob-store.js'
 import { canSendFile, sendHeadAndFile } from '../../../engine/io/sendfile.js'
 import { logger } from '../../../log.js'
 
@@ -82,6 +83,37 @@ async function downloadZeroCopy(ctx: StorageContext, sock: Socket, h: ReadHandle
   const ok = sent === n
   ctx.store.stats.op('download', ok, sent)
   if (!ok) throw new StorageError(ERRNO.EIO, `download of ${name} cut short at ${sent}/${n}`, true)
+}
+
+/**
+ * DOWNLOAD answered where it lands, without a promise: called by the request loop
+ * (server.ts) when the whole request body is buffered. Handles the common case only: the
+ * group is ours, the file is here and the range is small (read in one call into the reply,
+ * LocalBlobStore.readSmall). Returns false, having sent nothing, for anything else (a large
+ * range, a missing file that may need the peer proxy, any error): the loop then runs
+ * handleDownload, which answers those cases.
+ */
+export function downloadNow(ctx: StorageContext, sock: Socket, body: Buffer): boolean {
+  if (body.length <= 16 + FIELD.GROUP_NAME || body.length > 16 + FIELD.GROUP_NAME + MAX_REMOTE_NAME) return false
+  try {
+    if (getFixed(body, 16, FIELD.GROUP_NAME) !== ctx.group) return false
+    const offset = readLen(body, 0)
+    const length = readLen(body, 8)
+    if (offset < 0 || length < 0) return false
+    const f = ctx.store.locate(nameOf(body, 16 + FIELD.GROUP_NAME))
+    const r = f.store.readSmall(f.key, { start: offset, end: length > 0 ? offset + length : undefined }, HEADER_SIZE)
+    if (r === undefined || r === LARGE || r.start >= r.size) return false
+    const n = r.end - r.start
+    const out = r.framed
+    writeLen(out, 0, n)
+    out[8] = RESP
+    out[9] = 0
+    sock.write(out)
+    ctx.store.stats.op('download', true, n)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** 14: offset 8, length 8 (0 = to end), group 16, name → the bytes. */

@@ -12,7 +12,7 @@ import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, HEADER_SIZE, STORAGE_CMD as C } from '../protocol/constants.js'
 import { errnoOf, StorageError } from './errors.js'
 import { handleAppend, handleModify, handleRegenerate, handleTruncate, handleUpload, handleUploadSlave, type StorageContext } from './handlers-upload.js'
-import { handleDelete, handleDownload, handleGetMeta, handleQueryInfo, handleSetMeta } from './handlers-file.js'
+import { downloadNow, handleDelete, handleDownload, handleGetMeta, handleQueryInfo, handleSetMeta } from './handlers-file.js'
 import { SYNC_HANDLERS } from './handlers-sync.js'
 import { readLen, Request } from './request.js'
 import { countRequest } from '../../../server/process-metrics.js'
@@ -157,6 +157,16 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
       } else if (!coalesce && corked) {
         sock.uncork()
         corked = false
+      }
+      // A small download whose request is all here is answered synchronously (no Request,
+      // no promise); downloadNow declines everything else, and the full handler below runs.
+      if (cmd === C.DOWNLOAD_FILE) {
+        const body = reader.peek(length)
+        if (body !== undefined && downloadNow(o.ctx, sock, body)) {
+          reader.tryRead(length)
+          countRequest('fastdfs-storage', cmd, true)
+          continue
+        }
       }
       const req = new Request(sock, reader, cmd, hb[9], length)
       srv.busy(sock, true)
