@@ -202,17 +202,9 @@ export class Binlog extends EventEmitter {
   append(line: string): Promise<BinlogPosition> {
     if (this.closed) return Promise.reject(new Error('binlog closed'))
     if (line.includes('\n')) return Promise.reject(new Error('binlog record contains a newline'))
-    if (!this.o.fsync && !this.flushing) {
+    if (this.canAppendNow()) {
       try {
-        if (this.size >= this.rotateBytes) this.rotateSync()
-        const buf = Buffer.from(line + '\n', 'utf8')
-        let off = 0
-        while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
-        this.size += buf.length
-        this.appended++
-        const pos = { index: this.index, offset: this.size }
-        this.emit('append', pos)
-        return Promise.resolve(pos)
+        return Promise.resolve(this.writeNow(line))
       } catch (e) {
         return Promise.reject(e)
       }
@@ -222,6 +214,38 @@ export class Binlog extends EventEmitter {
       this.pendingWaiters.push({ resolve, reject, at: this.pending.length })
       if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush())
     })
+  }
+
+  /**
+   * True when `appendNow` can write a record synchronously (no fsync policy, no batch being
+   * flushed, not closed). Synchronous callers check it before doing anything they would
+   * have to record, and use `append` otherwise.
+   */
+  canAppendNow(): boolean {
+    return !this.o.fsync && !this.flushing && !this.closed
+  }
+
+  /**
+   * `append` without the promise, for synchronous request paths: the record is written with
+   * one write(2) before this returns (see append for why that is safe without fsync).
+   * Only when `canAppendNow()`; throws otherwise, and on a newline in `line` or a failed write.
+   */
+  appendNow(line: string): BinlogPosition {
+    if (!this.canAppendNow()) throw new Error('binlog cannot append synchronously now')
+    if (line.includes('\n')) throw new Error('binlog record contains a newline')
+    return this.writeNow(line)
+  }
+
+  private writeNow(line: string): BinlogPosition {
+    if (this.size >= this.rotateBytes) this.rotateSync()
+    const buf = Buffer.from(line + '\n', 'utf8')
+    let off = 0
+    while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
+    this.size += buf.length
+    this.appended++
+    const pos = { index: this.index, offset: this.size }
+    this.emit('append', pos)
+    return pos
   }
 
   private async flush(): Promise<void> {

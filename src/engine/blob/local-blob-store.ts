@@ -280,11 +280,48 @@ export class LocalBlobStore implements BlobStore {
     const hash: Hash | undefined = o.digest ? createHash(o.digest) : undefined
     hash?.update(buf.subarray(0, written))
     const digest = this.checkBody(o, written, hash)
-    const crc = crc32Update(0, buf.subarray(0, written))
+    return this.commitSmall(key, written === size ? buf : buf.subarray(0, written), o.mtime, noClobber, digest)
+  }
+
+  /**
+   * A small body that is all in memory, written synchronously: the same commit as put's
+   * small-body path (unnamed file + link, or temp + rename), without a promise. Called by
+   * protocol fast paths (the FastDFS storage's upload and sync-create when the whole request
+   * has arrived). Returns undefined, having done nothing, when that cannot be done here: an
+   * fsync policy other than 'never', a body over SMALL_IO, or free space not known without a
+   * statfs (the cached figure expired; a refresh starts); the caller then uses put. Throws as
+   * put does otherwise (NO_SPACE, EXISTS, IO). `data` is kept as the recent-writes cache
+   * entry when it is a buffer of its own (not a small view into a larger one): do not
+   * modify it afterwards.
+   */
+  putNow(key: string | KeyChooser, data: Buffer, o: { overwrite?: boolean; mtime?: Date } = {}): PutResult | undefined {
+    if (this.fsync !== 'never' || data.length > SMALL_IO) return undefined
+    const u = this.space.readNow()
+    if (!u) return undefined
+    const reserved = reservedBytes(this.reserved, u.totalBytes)
+    if (u.freeBytes - data.length < reserved) {
+      throw new EngineError(E.NO_SPACE, `no space: need ${data.length} bytes, ${u.freeBytes} free, ${reserved} reserved`)
+    }
+    const chooser = typeof key === 'function' ? key : undefined
+    if (chooser === undefined) {
+      checkKey(key as string)
+      this.recent.delete(key as string)
+    }
+    this.space.charge(data.length)
+    // A view into a much larger buffer (several pipelined requests read at once) would pin
+    // all of it in the cache: keep a copy of just these bytes then.
+    const own = data.buffer.byteLength <= 2 * data.length + 64 ? data : Buffer.from(data)
+    return this.commitSmall(key, own, o.mtime, chooser !== undefined || o.overwrite === false, undefined)
+  }
+
+  /** The synchronous commit of a small body (see putSmall): returns the put's result, caches the bytes. */
+  private commitSmall(key: string | KeyChooser, buf: Buffer, mtime: Date | undefined, noClobber: boolean, digest: Buffer | undefined): PutResult {
+    const written = buf.length
+    const crc = crc32Update(0, buf)
     if (this.fsync !== 'always') {
-      const r = this.putUnnamed(key, buf, written, o.mtime, crc, noClobber)
+      const r = this.putUnnamed(key, buf, written, mtime, crc, noClobber)
       if (r) {
-        this.recent.set(r.key, { buf: written === size ? buf : buf.subarray(0, written), mtimeMs: r.mtimeMs, ino: r.ino })
+        this.recent.set(r.key, { buf, mtimeMs: r.mtimeMs, ino: r.ino })
         processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
         return { key: r.key, size: written, mtimeMs: r.mtimeMs, crc32: crc, digest }
       }
@@ -297,7 +334,7 @@ export class LocalBlobStore implements BlobStore {
       try {
         let off = 0
         while (off < written) off += fs.writeSync(fd, buf, off, written - off)
-        if (o.mtime) fs.futimesSync(fd, o.mtime, o.mtime)
+        if (mtime) fs.futimesSync(fd, mtime, mtime)
         const st = fs.fstatSync(fd)
         mtimeMs = st.mtimeMs
         ino = st.ino
@@ -305,7 +342,7 @@ export class LocalBlobStore implements BlobStore {
         fs.closeSync(fd)
       }
       const finalKey = this.commitSync(tmp, key, { crc32: crc, size: written }, noClobber)
-      this.recent.set(finalKey, { buf: written === size ? buf : buf.subarray(0, written), mtimeMs, ino })
+      this.recent.set(finalKey, { buf, mtimeMs, ino })
       processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs, crc32: crc, digest }
     } catch (e) {

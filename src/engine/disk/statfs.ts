@@ -26,6 +26,27 @@ export class VolumeSpace {
     return { totalBytes: this.cached.total, freeBytes: Math.max(0, this.cached.free - this.writtenSince) }
   }
 
+  /**
+   * The cached figures while they are fresh, else undefined (and a refresh starts in the
+   * background, so a steady stream of callers finds them fresh again). Called by
+   * synchronous write paths, which fall back to `read` when this is undefined.
+   */
+  readNow(): { totalBytes: number; freeBytes: number } | undefined {
+    if (this.cached && Date.now() - this.cached.at <= CACHE_MS) {
+      return { totalBytes: this.cached.total, freeBytes: Math.max(0, this.cached.free - this.writtenSince) }
+    }
+    if (!this.refreshing) {
+      this.refreshing = this.read()
+        .catch(() => undefined)
+        .then(() => {
+          this.refreshing = undefined
+        })
+    }
+    return undefined
+  }
+
+  private refreshing?: Promise<void>
+
   /** Account for bytes we are about to write, until the next statfs. */
   charge(bytes: number): void {
     this.writtenSince += bytes

@@ -90,6 +90,39 @@ describe('fdfs_storaged commands', () => {
     expect(r.body.equals(big)).toBe(true)
   })
 
+  it('answers small uploads pipelined in one write in order, bad ones with their errno, each good one on disk and in the binlog', async () => {
+    const p = await RawConn.connect(st.port)
+    const req = (cmd: number, body: Buffer) => Buffer.concat([header(body.length, cmd), body])
+    const bodies = [Buffer.from('one'), Buffer.alloc(4096, 2), Buffer.from('three')]
+    const badSize = uploadBody(Buffer.from('xx'))
+    badSize.writeBigInt64BE(5n, 1) // declared 5, carries 2
+    p.write(Buffer.concat([
+      req(11, uploadBody(bodies[0], 'txt')),
+      req(11, uploadBody(bodies[1], 'b@d')), // bad extension: EINVAL
+      req(23, uploadBody(bodies[1], 'bin')), // appender
+      req(11, badSize), // size field != body: EINVAL
+      req(11, uploadBody(bodies[2], 'bin', 9)), // no store path 9: EINVAL
+      req(11, uploadBody(bodies[2])),
+    ]))
+    const r1 = await p.reply()
+    expect((await p.reply()).status).toBe(22)
+    const r3 = await p.reply()
+    expect((await p.reply()).status).toBe(22)
+    expect((await p.reply()).status).toBe(22)
+    const r6 = await p.reply()
+    const names = [r1, r3, r6].map((r) => {
+      expect(r.status).toBe(0)
+      return remoteOf(r.body)
+    })
+    expect(decodeFileName(names[1]).appender).toBe(true)
+    const binlog = readFileSync(path.join(st.dir, 'data', 'sync', 'binlog.000'), 'utf8')
+    for (const [i, n] of names.entries()) {
+      expect(readFileSync(onDisk(n)).equals([bodies[0], bodies[1], bodies[2]][i])).toBe(true)
+      expect(binlog).toContain(` C ${n}\n`)
+    }
+    p.destroy()
+  })
+
   it('answers small downloads pipelined in one write in order, the synchronous path and the full handler mixed', async () => {
     const a = await upload(Buffer.from('first file'))
     const b = await upload(payload)

@@ -16,7 +16,7 @@ import { getFixed } from '../protocol/header.js'
 import { MAX_REMOTE_NAME } from '../file-id.js'
 import { decodeSyncDelete, decodeSyncFile, decodeSyncRange, decodeSyncTruncate, decodeSyncTwoNames, SYNC_FIXED } from '../sync/sync-codec.js'
 import { einval, enoent, StorageError } from './errors.js'
-import { nameOf, type Request } from './request.js'
+import { nameOf, statusReply, type Request } from './request.js'
 import type { StorageContext } from './handlers-upload.js'
 
 type Handler = (ctx: StorageContext, req: Request) => Promise<void>
@@ -73,6 +73,45 @@ function syncWhole(update: boolean): Handler {
     applied(ctx, req, ts)
     req.ok()
   }
+}
+
+/**
+ * SYNC_CREATE_FILE (16) answered where it lands, without a promise: called by the request loop
+ * (server.ts) when the whole record `body` is buffered and the header status is 0 (not the
+ * "already there" form). Returns false, having done nothing, whenever it does not apply (a
+ * field the full handler should judge, a replica that exists, a store or binlog that cannot
+ * write synchronously now): the loop then runs the full handler. Otherwise it answers (true),
+ * or throws a request error for the loop to answer.
+ */
+export function syncCreateNow(ctx: StorageContext, sock: Socket, body: Buffer): boolean {
+  if (body.length < SYNC_FIXED.file || !ctx.store.canRecordNow()) return false
+  const { nameLen, size, ts, group } = decodeSyncFile(body)
+  if (group !== ctx.group || nameLen <= 0 || nameLen > MAX_REMOTE_NAME || size < 0 || SYNC_FIXED.file + nameLen + size !== body.length) return false
+  const name = nameOf(body, SYNC_FIXED.file, SYNC_FIXED.file + nameLen)
+  let f
+  try {
+    f = ctx.store.locate(name, true)
+  } catch {
+    return false
+  }
+  let put
+  try {
+    put = f.store.putNow(f.key, body.subarray(SYNC_FIXED.file + nameLen), { overwrite: false, mtime: new Date(ts * 1000) })
+  } catch (e) {
+    // An existing replica (a replay): the full handler answers EEXIST as it always does.
+    if (isEngineError(e, ENGINE_ERRORS.EXISTS)) return false
+    throw e
+  }
+  if (!put) return false
+  const v = ctx.store.stats.v
+  v.total_sync_in_bytes += size
+  v.success_sync_in_bytes += size
+  v.last_sync_update = Math.floor(Date.now() / 1000)
+  ctx.store.recordNow('c', name, undefined, ts)
+  const peer = peerOfSocket.get(sock)
+  if (peer) ctx.onSynced?.(peer, ts)
+  sock.write(statusReply(0))
+  return true
 }
 
 /** 17: ts 4, group 16, name. */

@@ -5,6 +5,7 @@
  * store; a failed or aborted write leaves nothing at a final path.
  * Called by the dispatcher in server.ts.
  */
+import type { Socket } from 'node:net'
 import type { BinlogPosition } from '../../../engine/binlog/binlog.js'
 import { fixed, readLong } from '../protocol/header.js'
 import { FIELD } from '../protocol/constants.js'
@@ -42,11 +43,15 @@ function reply(ctx: StorageContext, remote: string): Buffer {
 }
 
 /** Header + group field + remote name, written straight into one reply buffer. */
-function sendName(ctx: StorageContext, req: Request, remote: string): void {
+function nameReply(ctx: StorageContext, remote: string): Buffer {
   const b = replyBuffer(FIELD.GROUP_NAME + remote.length, 0)
   groupField(ctx).copy(b, 10)
   b.write(remote, 10 + FIELD.GROUP_NAME, 'latin1')
-  req.send(b)
+  return b
+}
+
+function sendName(ctx: StorageContext, req: Request, remote: string): void {
+  req.send(nameReply(ctx, remote))
 }
 
 const groupFields = new WeakMap<StorageContext, Buffer>()
@@ -88,6 +93,41 @@ export async function handleUpload(ctx: StorageContext, req: Request, appender: 
   await ctx.waitCopies?.(pos)
   ctx.store.stats.op(op, true, size)
   sendName(ctx, req, remote)
+}
+
+/**
+ * UPLOAD (11) / UPLOAD_APPENDER (23) answered where it lands, without a promise: called by
+ * the request loop (server.ts) when the whole request `body` is buffered. Returns false,
+ * having done nothing, whenever it does not apply: upload_min_copies to wait for, a store or
+ * binlog that cannot write synchronously now, a body over the small-file size, or anything
+ * the full handler should judge (bad size field, extension, path index): the loop then runs
+ * handleUpload. Otherwise it answers (true), or throws a request error for the loop to answer
+ * as it answers handlers' errors.
+ */
+export function uploadNow(ctx: StorageContext, sock: Socket, body: Buffer, appender: boolean): boolean {
+  if (ctx.waitCopies || body.length < 15 || !ctx.store.canRecordNow()) return false
+  const size = readLen(body, 1)
+  if (size !== body.length - 15) return false
+  const ext = nameOf(body, 9, 15)
+  try {
+    formatExtPart(ext)
+  } catch {
+    return false
+  }
+  if (body[0] !== 0xff && body[0] >= ctx.store.paths.length) return false
+  const ts = now()
+  let r
+  try {
+    r = ctx.store.storeNewNow(ctx.store.pickPath(body[0]), body.subarray(15), ext, appender, ts)
+  } catch (e) {
+    ctx.store.stats.op('upload', false, size)
+    throw e
+  }
+  if (!r) return false
+  ctx.store.recordNow('C', r.remote, undefined, ts)
+  ctx.store.stats.op('upload', true, size)
+  sock.write(nameReply(ctx, r.remote))
+  return true
 }
 
 /** 21: master_len 8, file_size 8, prefix 16, ext 6, master name, content. */

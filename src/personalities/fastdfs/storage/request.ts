@@ -143,7 +143,8 @@ export class Request {
   }
 }
 
-function statusReply(errno: number): Buffer {
+/** The shared status-only reply (header, no body) for `errno` (0 = success). Never mutate it. */
+export function statusReply(errno: number): Buffer {
   let b = STATUS_REPLIES.get(errno)
   if (!b) {
     b = replyBuffer(0, errno)

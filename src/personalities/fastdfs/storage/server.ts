@@ -11,10 +11,10 @@ import { PeerClosedError, SocketReader } from '../../../server/socket-reader.js'
 import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, HEADER_SIZE, STORAGE_CMD as C } from '../protocol/constants.js'
 import { errnoOf, StorageError } from './errors.js'
-import { handleAppend, handleModify, handleRegenerate, handleTruncate, handleUpload, handleUploadSlave, type StorageContext } from './handlers-upload.js'
+import { handleAppend, handleModify, handleRegenerate, handleTruncate, handleUpload, handleUploadSlave, uploadNow, type StorageContext } from './handlers-upload.js'
 import { downloadNow, handleDelete, handleDownload, handleGetMeta, handleQueryInfo, handleSetMeta } from './handlers-file.js'
-import { SYNC_HANDLERS } from './handlers-sync.js'
-import { readLen, Request } from './request.js'
+import { SYNC_HANDLERS, syncCreateNow } from './handlers-sync.js'
+import { readLen, Request, statusReply } from './request.js'
 import { countRequest } from '../../../server/process-metrics.js'
 import { sendfileInFlight } from '../../../engine/io/sendfile.js'
 
@@ -120,6 +120,16 @@ export async function startStorageServer(o: StorageServerOptions): Promise<TcpSe
  */
 const COALESCE_MAX = 16
 
+/** Commands with a synchronous path for small requests that arrived whole (see serveConnection). */
+const FAST: Record<number, ((ctx: StorageContext, sock: Socket, body: Buffer) => boolean) | undefined> = {
+  [C.DOWNLOAD_FILE]: downloadNow,
+  [C.UPLOAD_FILE]: (ctx, sock, body) => uploadNow(ctx, sock, body, false),
+  [C.UPLOAD_APPENDER_FILE]: (ctx, sock, body) => uploadNow(ctx, sock, body, true),
+  [C.SYNC_CREATE_FILE]: syncCreateNow,
+}
+/** Largest request body a fast path is offered: a small file (64 KiB) and its fixed fields and name. */
+const FAST_MAX = 64 * 1024 + 512
+
 async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions, sweeper: StallSweeper): Promise<void> {
   const stats = o.ctx.store.stats
   stats.connOpened()
@@ -158,14 +168,34 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         sock.uncork()
         corked = false
       }
-      // A small download whose request is all here is answered synchronously (no Request,
-      // no promise); downloadNow declines everything else, and the full handler below runs.
-      if (cmd === C.DOWNLOAD_FILE) {
+      // A small request that is all here is answered synchronously (no Request, no promise)
+      // when its fast path takes it; each declines what it does not handle, having done
+      // nothing, and the full handler below runs.
+      const fast = FAST[cmd]
+      if (fast !== undefined && hb[9] === 0 && length <= FAST_MAX) {
         const body = reader.peek(length)
-        if (body !== undefined && downloadNow(o.ctx, sock, body)) {
-          reader.tryRead(length)
-          countRequest('fastdfs-storage', cmd, true)
-          continue
+        if (body !== undefined) {
+          let done: boolean
+          let ok = true
+          try {
+            done = fast(o.ctx, sock, body)
+          } catch (e) {
+            // Thrown only once the request has been acted on: answer it like a handler's error.
+            done = true
+            ok = false
+            const errno = errnoOf(e)
+            log[errno === ERRNO.EIO ? 'error' : 'warn']({ peer: sock.remoteAddress, cmd, errno, err: (e as Error).message }, 'request failed')
+            sock.write(statusReply(errno))
+          }
+          if (done) {
+            reader.tryRead(length)
+            countRequest('fastdfs-storage', cmd, ok)
+            if (corked && (++held >= COALESCE_MAX || reader.buffered < HEADER_SIZE || sock.destroyed)) {
+              sock.uncork()
+              corked = false
+            }
+            continue
+          }
         }
       }
       const req = new Request(sock, reader, cmd, hb[9], length)

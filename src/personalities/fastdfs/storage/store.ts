@@ -8,7 +8,7 @@ import * as fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Binlog, writeFileAtomic, type BinlogPosition } from '../../../engine/binlog/binlog.js'
 import { LocalBlobStore } from '../../../engine/blob/local-blob-store.js'
-import type { PutResult } from '../../../engine/blob/blob-store.js'
+import type { KeyChooser, PutResult } from '../../../engine/blob/blob-store.js'
 import type { ReservedRule } from '../../../engine/disk/reserved.js'
 import { isEngineError, ENGINE_ERRORS } from '../../../engine/errors.js'
 import { logger } from '../../../log.js'
@@ -170,21 +170,46 @@ export class FileStore {
    * draws new random digits). Returns the remote name (`M00/HH/LL/...`).
    */
   async storeNew(pathIndex: number, body: AsyncIterable<Uint8Array>, size: number, ext: string, appender: boolean, timestamp: number, signal?: AbortSignal): Promise<{ remote: string; put: PutResult }> {
-    const store = this.path(pathIndex)
-    let remote = ''
-    const put = await store.put(
-      ({ crc32, size: n, attempt }) => {
+    const n = this.namer(pathIndex, ext, appender, timestamp)
+    // mtime = the name's create timestamp, set on the open file (no extra utimes later).
+    const put = await this.path(pathIndex).put(n.choose, body, { size, signal, mtime: new Date(timestamp * 1000) })
+    return { remote: n.remote, put }
+  }
+
+  /**
+   * storeNew for a small body that is all in memory, synchronously (LocalBlobStore.putNow):
+   * undefined, with nothing done, when the store cannot write it synchronously now.
+   * Called by the upload fast path (handlers-upload.ts uploadNow).
+   */
+  storeNewNow(pathIndex: number, data: Buffer, ext: string, appender: boolean, timestamp: number): { remote: string; put: PutResult } | undefined {
+    const n = this.namer(pathIndex, ext, appender, timestamp)
+    const put = this.path(pathIndex).putNow(n.choose, data, { mtime: new Date(timestamp * 1000) })
+    return put && { remote: n.remote, put }
+  }
+
+  /** The key chooser of a new file (the name carries the body's CRC32 and size) and the remote name it chose. */
+  private namer(pathIndex: number, ext: string, appender: boolean, timestamp: number): { choose: KeyChooser; remote: string } {
+    const out = {
+      remote: '',
+      choose: ({ crc32, size: n, attempt }: { crc32: number; size: number; attempt: number }) => {
         if (attempt >= NAME_RETRIES) throw einval('could not generate a unique file name')
         const probe = encodeFileName({ storePathIndex: pathIndex, subHigh: 0, subLow: 0, source: this.source, timestamp, size: n, crc32, appender, ext })
         const sub = this.pickSubdir(probe.slice(10, 37))
-        remote = `${probe.slice(0, 4)}${hex2(sub.high)}/${hex2(sub.low)}/${probe.slice(10)}`
-        return `data/${remote.slice(4)}`
+        out.remote = `${probe.slice(0, 4)}${hex2(sub.high)}/${hex2(sub.low)}/${probe.slice(10)}`
+        return `data/${out.remote.slice(4)}`
       },
-      body,
-      // mtime = the name's create timestamp, set on the open file (no extra utimes later).
-      { size, signal, mtime: new Date(timestamp * 1000) },
-    )
-    return { remote, put }
+    }
+    return out
+  }
+
+  /** True when `recordNow` can append synchronously (see Binlog.canAppendNow). */
+  canRecordNow(): boolean {
+    return this.binlog.canAppendNow()
+  }
+
+  /** `record` without the promise, for the synchronous request paths; only when `canRecordNow()`. */
+  recordNow(op: string, remote: string, extra?: string, ts = Math.floor(Date.now() / 1000)): BinlogPosition {
+    return this.binlog.appendNow(extra ? `${ts} ${op} ${remote} ${extra}` : `${ts} ${op} ${remote}`)
   }
 
   /** Append one binlog record `<ts> <op> <name>[ extra]` (op upper-case = we are the source); resolves with the position after it. */
