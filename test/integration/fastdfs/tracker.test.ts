@@ -333,6 +333,15 @@ describe('fdfs_trackerd: a storage restarted with another IP (REPORT_IP_CHANGED 
 
   it('moves the old entry to the new IP, leaves the old one IP_CHANGED, and answers what the real storaged accepts', async () => {
     const a = await joinStorage('127.0.0.21', { group: 'group9' })
+    // A file it created under its old address (the name carries 127.0.0.21) goes there for now;
+    // asked twice, so the tracker's cached reply for this storage is what must follow the move.
+    const remote = encodeFileName({ storePathIndex: 0, subHigh: 0, subLow: 0, source: '127.0.0.21', timestamp: Math.floor(Date.now() / 1000), size: 10, crc32: 1, ext: 'bin' })
+    const pre = await RawFdfs.connect(port, HOST)
+    for (let i = 0; i < 2; i++) {
+      const r = await pre.call(102, Buffer.concat([groupBuf('group9'), Buffer.from(remote, 'latin1')]))
+      expect(r!.body.toString('latin1', 16, 31).replace(/\0+$/, '')).toBe('127.0.0.21')
+    }
+    pre.close()
     const from22 = await RawFdfs.connect(port, HOST, '127.0.0.22')
     // The old address is still ACTIVE: EBUSY (the real storaged takes it as "try later").
     expect((await from22.call(78, ipChangedBody('group9', '127.0.0.21', '127.0.0.22')))?.status).toBe(16)
@@ -362,8 +371,7 @@ describe('fdfs_trackerd: a storage restarted with another IP (REPORT_IP_CHANGED 
     // The storage then joins from its new address and carries on.
     const back = await joinStorage('127.0.0.22', { group: 'group9' })
     expect((await listGroup9(admin)).find((s) => s.ip === '127.0.0.22')?.status).toBe(7)
-    // A file it created under its old address (the name carries 127.0.0.21) is routed to its new one.
-    const remote = encodeFileName({ storePathIndex: 0, subHigh: 0, subLow: 0, source: '127.0.0.21', timestamp: Math.floor(Date.now() / 1000), size: 10, crc32: 1, ext: 'bin' })
+    // The same file is now routed to its new address.
     for (const cmd of [102, 103]) {
       const r = await admin.call(cmd, Buffer.concat([groupBuf('group9'), Buffer.from(remote, 'latin1')]))
       expect(r?.status, `cmd ${cmd}`).toBe(0)

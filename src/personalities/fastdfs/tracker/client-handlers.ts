@@ -4,7 +4,7 @@
  * (93) / DELETE_GROUP (108), GET_LEADER (95). Called by server.ts's dispatcher
  * with the request body; each returns the full reply bytes.
  */
-import { ERRNO, FIELD, STORAGE_STATUS } from '../protocol/constants.js'
+import { ERRNO, FIELD, HEADER_SIZE, RESP, STORAGE_STATUS } from '../protocol/constants.js'
 import { logger } from '../../../log.js'
 import { fail, groupField, ipFieldSize, leaderOf, ok, selfIp, type Conn, type Reply, type TrackerCtx } from './context.js'
 import { encodeGroupStat, encodeStorageStat, GROUP_STAT_SIZE } from './monitor-codec.js'
@@ -29,6 +29,7 @@ export function queryStore(ctx: TrackerCtx, body: Buffer, withGroup: boolean, al
   const pathIdx = pickStorePath(ctx.conf, servers[0], g.storePathCount)
   if (pathIdx === undefined) return fail(ERRNO.ENOSPC)
   const ipw = ipFieldSize(ctx) - 1
+  if (servers.length === 1) return oneServerReply(g, servers[0], ipw, pathIdx)
   const out = Buffer.alloc(FIELD.GROUP_NAME + servers.length * (ipw + 8) + 1)
   out.write(g.name, 0, FIELD.GROUP_NAME, 'latin1')
   let p = FIELD.GROUP_NAME
@@ -60,6 +61,7 @@ export function queryFetchUpdate(ctx: TrackerCtx, body: Buffer, mode: 'fetch' | 
     servers = r.ok
   }
   const ipw = ipFieldSize(ctx) - 1
+  if (servers.length === 1) return oneServerReply(g, servers[0], ipw, -1)
   const out = Buffer.alloc(FIELD.GROUP_NAME + servers.length * (ipw + 8))
   out.write(g.name, 0, FIELD.GROUP_NAME, 'latin1')
   let p = FIELD.GROUP_NAME
@@ -70,6 +72,44 @@ export function queryFetchUpdate(ctx: TrackerCtx, body: Buffer, mode: 'fetch' | 
     p += 8
   }
   return ok(out)
+}
+
+/** A cached one-server reply and what it was built from. */
+interface OneServerReply {
+  group: string
+  ip: string
+  port: number
+  ipw: number
+  buf: Buffer
+}
+
+/**
+ * Complete one-server replies (header included) per storage, one per store path index
+ * (slot 0: no path byte, the fetch/update form). Why: these bytes change only with the
+ * group name, the storage's address and port and the IP field width, while building them
+ * (a zeroed buffer, two latin1 writes, a BigInt, a header and a copy) was a third of the
+ * tracker's JavaScript per query. Replies are written as they are and never modified.
+ */
+const oneServerReplies = new WeakMap<StorageNode, Array<OneServerReply | undefined>>()
+
+function oneServerReply(g: GroupNode, s: StorageNode, ipw: number, pathIdx: number): Buffer {
+  let slots = oneServerReplies.get(s)
+  if (!slots) {
+    slots = []
+    oneServerReplies.set(s, slots)
+  }
+  const hit = slots[pathIdx + 1]
+  if (hit && hit.group === g.name && hit.ip === s.ip && hit.port === s.port && hit.ipw === ipw) return hit.buf
+  const body = FIELD.GROUP_NAME + ipw + 8 + (pathIdx >= 0 ? 1 : 0)
+  const b = Buffer.alloc(HEADER_SIZE + body)
+  b.writeBigInt64BE(BigInt(body), 0)
+  b[8] = RESP
+  b.write(g.name, HEADER_SIZE, FIELD.GROUP_NAME, 'latin1')
+  b.write(s.ip, HEADER_SIZE + FIELD.GROUP_NAME, ipw, 'latin1')
+  b.writeBigInt64BE(BigInt(s.port), HEADER_SIZE + FIELD.GROUP_NAME + ipw)
+  if (pathIdx >= 0) b[HEADER_SIZE + body - 1] = pathIdx
+  slots[pathIdx + 1] = { group: g.name, ip: s.ip, port: s.port, ipw, buf: b }
+  return b
 }
 
 function visible(g: GroupNode): StorageNode[] {
