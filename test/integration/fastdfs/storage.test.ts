@@ -123,6 +123,25 @@ describe('fdfs_storaged commands', () => {
     p.destroy()
   })
 
+  it('answers 1,000 pipelined small downloads from a client that reads nothing until it has sent them all, in order', async () => {
+    const name = await upload(Buffer.alloc(4000, 9))
+    const p = await RawConn.connect(st.port)
+    const one = Buffer.concat([header(downloadBody('group1', name).length, 14), downloadBody('group1', name)])
+    // Far more reply bytes (~4 MB) than the server keeps queued for an unread client: it must stop
+    // reading, then carry on as the client catches up, without losing or reordering anything.
+    const ranged = Buffer.concat([header(downloadBody('group1', name, 7, 3).length, 14), downloadBody('group1', name, 7, 3)])
+    p.sock.pause()
+    for (let i = 0; i < 1000; i++) p.write(i % 100 === 99 ? ranged : one)
+    await new Promise((r) => setTimeout(r, 200))
+    p.sock.resume()
+    for (let i = 0; i < 1000; i++) {
+      const r = await p.reply()
+      expect(r.status).toBe(0)
+      expect(r.body.length).toBe(i % 100 === 99 ? 3 : 4000)
+    }
+    p.destroy()
+  })
+
   it('answers small downloads pipelined in one write in order, the synchronous path and the full handler mixed', async () => {
     const a = await upload(Buffer.from('first file'))
     const b = await upload(payload)

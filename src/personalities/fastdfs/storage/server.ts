@@ -129,6 +129,50 @@ const FAST: Record<number, ((ctx: StorageContext, sock: Socket, body: Buffer) =>
 }
 /** Largest request body a fast path is offered: a small file (64 KiB) and its fixed fields and name. */
 const FAST_MAX = 64 * 1024 + 512
+/**
+ * Reply bytes a client may leave unread before its connection stops taking requests until it
+ * reads (see serveConnection). Why 1 MiB: a client pipelining small requests without reading
+ * would otherwise grow our write queue without bound, while a well-behaved client's replies to a
+ * window of pipelined requests stay far below it.
+ */
+const UNREAD_MAX = 1024 * 1024
+
+/** Resolves true on 'drain', false when the socket closes first. */
+function writable(sock: Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      sock.off('drain', onDrain)
+      sock.off('close', onClose)
+      resolve(ok)
+    }
+    const onDrain = done(true)
+    const onClose = done(false)
+    sock.on('drain', onDrain)
+    sock.on('close', onClose)
+  })
+}
+
+/**
+ * Offer the request (header `hb`, whole `body`) to its command's fast path. True when it was
+ * answered (the caller consumes it), false when declined with nothing done. Request errors
+ * thrown after acting are answered here like a handler's errors.
+ */
+function answerNow(o: StorageServerOptions, sock: Socket, hb: Buffer, body: Buffer): boolean {
+  const cmd = hb[8]
+  const fast = FAST[cmd]
+  if (fast === undefined || hb[9] !== 0 || body.length > FAST_MAX) return false
+  let ok = true
+  try {
+    if (!fast(o.ctx, sock, body)) return false
+  } catch (e) {
+    ok = false
+    const errno = errnoOf(e)
+    log[errno === ERRNO.EIO ? 'error' : 'warn']({ peer: sock.remoteAddress, cmd, errno, err: (e as Error).message }, 'request failed')
+    sock.write(statusReply(errno))
+  }
+  countRequest('fastdfs-storage', cmd, ok)
+  return true
+}
 
 async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions, sweeper: StallSweeper): Promise<void> {
   const stats = o.ctx.store.stats
@@ -142,6 +186,9 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
   try {
     for (;;) {
       if (srv.isClosing) return
+      // A client that sends requests without reading the replies is not read further until it
+      // catches up (the reader pauses the socket once its own queue is full): memory stays bounded.
+      if (sock.writableLength > UNREAD_MAX && !(await writable(sock))) return
       // Synchronous when the next header is already buffered (pipelined or one-segment requests).
       let hb = reader.tryRead(HEADER_SIZE)
       if (!hb) {
@@ -171,31 +218,15 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
       // A small request that is all here is answered synchronously (no Request, no promise)
       // when its fast path takes it; each declines what it does not handle, having done
       // nothing, and the full handler below runs.
-      const fast = FAST[cmd]
-      if (fast !== undefined && hb[9] === 0 && length <= FAST_MAX) {
+      if (FAST[cmd] !== undefined) {
         const body = reader.peek(length)
-        if (body !== undefined) {
-          let done: boolean
-          let ok = true
-          try {
-            done = fast(o.ctx, sock, body)
-          } catch (e) {
-            // Thrown only once the request has been acted on: answer it like a handler's error.
-            done = true
-            ok = false
-            const errno = errnoOf(e)
-            log[errno === ERRNO.EIO ? 'error' : 'warn']({ peer: sock.remoteAddress, cmd, errno, err: (e as Error).message }, 'request failed')
-            sock.write(statusReply(errno))
+        if (body !== undefined && answerNow(o, sock, hb, body)) {
+          reader.tryRead(length)
+          if (corked && (++held >= COALESCE_MAX || reader.buffered < HEADER_SIZE || sock.destroyed)) {
+            sock.uncork()
+            corked = false
           }
-          if (done) {
-            reader.tryRead(length)
-            countRequest('fastdfs-storage', cmd, ok)
-            if (corked && (++held >= COALESCE_MAX || reader.buffered < HEADER_SIZE || sock.destroyed)) {
-              sock.uncork()
-              corked = false
-            }
-            continue
-          }
+          continue
         }
       }
       const req = new Request(sock, reader, cmd, hb[9], length)
