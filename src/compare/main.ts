@@ -59,6 +59,8 @@ export interface CompareOptions {
   mysql?: string
   noMysql?: boolean
   fastdfsTracker?: string[]
+  /** Further external FastDFS clusters, one per entry: its trackers, comma-separated (`--fastdfs-cluster`). */
+  fastdfsCluster?: string[]
   mogilefsTracker?: string[]
   domain?: string
   class?: string
@@ -70,6 +72,23 @@ export interface CompareOptions {
   quiet?: boolean
   /** Leave what the run uploaded on the external clusters (default: delete it when the run ends). */
   keepData?: boolean
+}
+
+/**
+ * The external FastDFS clusters to measure, each as its tracker list: every `--fastdfs-tracker`
+ * together (the trackers of one cluster), then one per `--fastdfs-cluster` (comma-separated
+ * trackers). Two clusters measured in one run is how two builds of ours are compared side by side.
+ */
+export function fastdfsClusters(o: Pick<CompareOptions, 'fastdfsTracker' | 'fastdfsCluster'>): string[][] {
+  const out: string[][] = []
+  if (o.fastdfsTracker?.length) out.push(o.fastdfsTracker)
+  for (const c of o.fastdfsCluster ?? []) {
+    const trackers = c.split(',').map((x) => x.trim()).filter(Boolean)
+    if (trackers.length) out.push(trackers)
+  }
+  const names = out.map((t) => t[0])
+  if (new Set(names).size !== names.length) throw new Error(`two external FastDFS clusters named by the same tracker: ${names.join(', ')}`)
+  return out
 }
 
 /** Runs the comparison; returns the results directory. */
@@ -122,9 +141,9 @@ export async function runCompare(o: CompareOptions, command: string): Promise<{ 
       }
       if (into.size) progress(`${t.name}: sampling local daemons ${[...into].map(([k, v]) => `${k}=${v}`).join(', ')}`)
     }
-    if (o.fastdfsTracker?.length) {
+    for (const trackers of fastdfsClusters(o)) {
       const pids = new Map<string, number>()
-      const t = new FastdfsTarget(`fastdfs@${o.fastdfsTracker[0]}`, o.fastdfsTracker, () => pids)
+      const t = new FastdfsTarget(`fastdfs@${trackers[0]}`, trackers, () => pids)
       t.cleanUp = !o.keepData
       await externalPids(t, pids)
       targets.push(t)
@@ -173,7 +192,8 @@ export async function compareMain(args: string[]): Promise<number> {
     .option('--quick', 'the quick scenario (under a minute)')
     .option('--mysql <url>', 'MySQL for the MogileFS/MySQL target', undefined)
     .option('--no-mysql', 'skip the MogileFS/MySQL target')
-    .option('--fastdfs-tracker <host:port>', 'also measure an external FastDFS cluster (repeatable)', collect)
+    .option('--fastdfs-tracker <host:port>', 'also measure an external FastDFS cluster (repeat for each of its trackers)', collect)
+    .option('--fastdfs-cluster <host:port,...>', 'also measure another external FastDFS cluster, given by its trackers (repeatable: one cluster each)', collect)
     .option('--mogilefs-tracker <host:port>', 'also measure an external MogileFS cluster (repeatable)', collect)
     .option('--domain <domain>', 'MogileFS domain for --mogilefs-tracker')
     .option('--class <class>', 'MogileFS class for --mogilefs-tracker')
@@ -196,6 +216,7 @@ export async function compareMain(args: string[]): Promise<number> {
       mysql: typeof o.mysql === 'string' ? o.mysql : undefined,
       noMysql: o.mysql === false,
       fastdfsTracker: o.fastdfsTracker,
+      fastdfsCluster: o.fastdfsCluster,
       mogilefsTracker: o.mogilefsTracker,
       domain: o.domain,
       class: o.class,
