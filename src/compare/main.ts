@@ -198,7 +198,7 @@ export async function compareMain(args: string[]): Promise<number> {
     .option('--domain <domain>', 'MogileFS domain for --mogilefs-tracker')
     .option('--class <class>', 'MogileFS class for --mogilefs-tracker')
     .option('--data-dir <dir>', 'parent directory for the tandem clusters\' data (default: the OS temp dir)')
-    .option('--only <targets>', 'comma-separated subset: tandem-fastdfs, tandem-mogilefs-sqlite, tandem-mogilefs-mysql')
+    .option('--only <targets>', 'comma-separated subset: tandem-fastdfs, tandem-mogilefs-sqlite, tandem-mogilefs-mysql (none: only the external clusters)')
     .option('--out <dir>', 'results directory (default compare/results/<timestamp>)')
     .option('--keep-data', 'leave the objects this run uploaded on external clusters (default: delete them at the end, unmeasured)')
     .exitOverride()
