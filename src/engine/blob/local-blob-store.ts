@@ -22,7 +22,7 @@ import { VolumeSpace } from '../disk/statfs.js'
 import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
-import { RecentCache } from './recent-cache.js'
+import { RecentCache, type RecentEntry } from './recent-cache.js'
 import { disableTmpfile, linkFdSync, readIntoSync, readOut, READ_EFBIG, READ_EISDIR, READ_ENOENT, READ_ENOTDIR, READ_ERANGE, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../io/native-fs.js'
 import { Slab } from '../io/slab.js'
 import { logger } from '../../log.js'
@@ -498,18 +498,13 @@ export class LocalBlobStore implements BlobStore {
   readSmall(key: string, range: { start: number; end?: number } | undefined, headroom: number): SmallRead | undefined | typeof LARGE {
     const p = this.file(key)
     const start = range?.start ?? 0
-    const hit = this.recent.get(key)
+    const hit = this.freshHit(key, p)
     if (hit) {
-      const st = statLiteSync(p)
-      if (!st || st.ino !== hit.ino || st.size !== hit.buf.length || st.mtimeMs !== hit.mtimeMs) this.recent.delete(key)
-      else {
-        const size = hit.buf.length
-        const end = Math.min(range?.end ?? size, size)
-        if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
-        const { buf, offset } = this.slab.reserve(headroom + end - start)
-        hit.buf.copy(buf, offset + headroom, start, end)
-        return { framed: this.slab.take(buf, offset, headroom + end - start), size, mtimeMs: hit.mtimeMs, start, end }
-      }
+      const size = hit.buf.length
+      const end = clampRange(range, size).end
+      const { buf, offset } = this.slab.reserve(headroom + end - start)
+      hit.buf.copy(buf, offset + headroom, start, end)
+      return { framed: this.slab.take(buf, offset, headroom + end - start), size, mtimeMs: hit.mtimeMs, start, end }
     }
     if (start < 0) throw new EngineError(E.BAD_RANGE, `range starts at ${start}`)
     const { buf, offset } = this.slab.reserve(headroom + SMALL_IO)
@@ -528,6 +523,20 @@ export class LocalBlobStore implements BlobStore {
     return this.readSmallFs(key, range, headroom)
   }
 
+  /**
+   * The recent-writes cache entry of `key` while the file at `p` is still the one written (same
+   * inode, size and mtime: one stat instead of open/fstat/read/close); a file removed or replaced
+   * behind our back drops the entry and is read from disk, or is absent, as it should be.
+   */
+  private freshHit(key: string, p: string): RecentEntry | undefined {
+    const hit = this.recent.get(key)
+    if (!hit) return undefined
+    const st = statLiteSync(p)
+    if (st && st.ino === hit.ino && st.size === hit.buf.length && st.mtimeMs === hit.mtimeMs) return hit
+    this.recent.delete(key)
+    return undefined
+  }
+
   private readSmallFs(key: string, range: { start: number; end?: number } | undefined, headroom: number): SmallRead | undefined | typeof LARGE {
     let fd: number
     try {
@@ -540,9 +549,7 @@ export class LocalBlobStore implements BlobStore {
       const st = fs.fstatSync(fd)
       if (!st.isFile()) return undefined
       const size = st.size
-      const start = range?.start ?? 0
-      const end = Math.min(range?.end ?? size, size)
-      if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
+      const { start, end } = clampRange(range, size)
       if (end - start > SMALL_IO) return LARGE
       const { buf, offset } = this.slab.reserve(headroom + end - start)
       let off = 0
@@ -561,22 +568,10 @@ export class LocalBlobStore implements BlobStore {
 
   async openRead(key: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined> {
     const p = this.file(key)
-    // The cached bytes are used only while the file is still the one that was written (same inode,
-    // size and mtime): one stat instead of open/fstat/read/close, and a file removed or replaced
-    // behind our back (by hand, by another tool) is read from disk, or is absent, as it should be.
-    let hit = this.recent.get(key)
-    if (hit) {
-      const st = statLiteSync(p)
-      if (!st || st.ino !== hit.ino || st.size !== hit.buf.length || st.mtimeMs !== hit.mtimeMs) {
-        this.recent.delete(key)
-        hit = undefined
-      }
-    }
+    const hit = this.freshHit(key, p)
     if (hit) {
       const size = hit.buf.length
-      const start = range?.start ?? 0
-      const end = Math.min(range?.end ?? size, size)
-      if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
+      const { start, end } = clampRange(range, size)
       return smallHandle(size, hit.mtimeMs, start, end, hit.buf.subarray(start, end))
     }
     // Why sync open/fstat/read: see putSmall; large ranges are streamed asynchronously below.
@@ -592,9 +587,7 @@ export class LocalBlobStore implements BlobStore {
       const st = fs.fstatSync(fd)
       if (!st.isFile()) return undefined
       const size = st.size
-      const start = range?.start ?? 0
-      const end = Math.min(range?.end ?? size, size)
-      if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
+      const { start, end } = clampRange(range, size)
       const len = end - start
       if (len <= SMALL_IO) {
         const buf = Buffer.allocUnsafe(len)
@@ -836,6 +829,14 @@ function wrapIo(e: unknown): Error {
 }
 
 /** A handle over bytes already in memory; the stream is made only if someone asks for it. */
+/** [start, end) of `range` within a blob of `size` bytes (end clamped to the size); BAD_RANGE when it starts outside. */
+function clampRange(range: { start: number; end?: number } | undefined, size: number): { start: number; end: number } {
+  const start = range?.start ?? 0
+  const end = Math.min(range?.end ?? size, size)
+  if (start < 0 || start > size || end < start) throw new EngineError(E.BAD_RANGE, `range ${start}-${end} outside 0-${size}`)
+  return { start, end }
+}
+
 /** readSmall's answer for a range it does not read at once (longer than SMALL_IO). */
 export const LARGE = Symbol('large')
 
