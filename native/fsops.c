@@ -189,10 +189,14 @@ static napi_value tmpfile_write(napi_env env, napi_callback_info info) {
 /*
  * linkFd(fd, to): give the unnamed file `fd` (from tmpfileWrite) the name
  * `to`; EEXIST if `to` exists (link(2) never replaces, so "never clobber a
- * blob" holds against any writer). Through /proc/self/fd, which needs no
- * privilege; without /proc, AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH).
+ * blob" holds against any writer). With AT_EMPTY_PATH where the process may
+ * (CAP_DAC_READ_SEARCH), else through /proc/self/fd, which needs no privilege.
  * The caller closes fd either way.
  */
+/* Whether linkat(AT_EMPTY_PATH) names unnamed files here: -1 not yet known, 1 yes, 0 no (no
+ * CAP_DAC_READ_SEARCH). Only the JS thread calls link_fd, so no lock. */
+static int empty_path_ok = -1;
+
 static napi_value link_fd(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -205,13 +209,23 @@ static napi_value link_fd(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_value_int32(env, argv[0], &fd));
   char *to = path_arg(env, argv[1]);
   if (!to) return NULL;
-  char proc[64];
-  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-  int r = linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW);
-  int e = errno;
-  if (r != 0 && e == ENOENT && access("/proc/self/fd", X_OK) != 0) {
+  int r = -1;
+  int e = 0;
+  /* AT_EMPTY_PATH first unless known not to work here: it names the file without resolving
+   * /proc/self/fd/N, a procfs path walk that cost ~1.5% of a storage's CPU under 4 KiB uploads.
+   * Without CAP_DAC_READ_SEARCH it fails with ENOENT, which a missing directory also gives:
+   * the /proc way then decides (it succeeding means the capability was missing). */
+  if (empty_path_ok != 0) {
     r = linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH);
     e = errno;
+    if (r == 0) empty_path_ok = 1;
+  }
+  if (r != 0 && empty_path_ok != 1 && (empty_path_ok == 0 || e == ENOENT)) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    r = linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW);
+    e = errno;
+    if (r == 0) empty_path_ok = 0;
   }
   free(to);
   if (r != 0) napi_throw(env, make_error(env, e, "linkat"));

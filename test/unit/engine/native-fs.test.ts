@@ -6,6 +6,8 @@ import { closeSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { linkFdSync, readIntoSync, readOut, READ_EFBIG, READ_EISDIR, READ_ENOENT, READ_ENOTDIR, READ_ERANGE, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
+import { spawnSync } from 'node:child_process'
+import { ADDON_PATH } from '../../../src/engine/io/native-addon.js'
 import { tmpDir } from '../../helpers/proc.js'
 
 describe('renameNoReplaceSync', () => {
@@ -68,6 +70,41 @@ describe('tmpfileWriteSync + linkFdSync', () => {
     expect(readdirSync(d).sort()).toEqual(['blob', 'taken']) // the unlinked one left nothing behind
     expect(() => tmpfileWriteSync(path.join(d, 'missing'), body, 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     expect(() => tmpfileWriteSync(d, body, body.length + 1)).toThrow(/outside the buffer/)
+  })
+})
+
+describe('linkFdSync without CAP_DAC_READ_SEARCH', () => {
+  // linkFd names files with linkat(AT_EMPTY_PATH) where the process may and through
+  // /proc/self/fd where it may not. Tests usually run as root, so a child process with that
+  // one capability dropped (setpriv) takes the second way, after a first try that fails on a
+  // missing directory (which must not be mistaken for a missing capability, or vice versa).
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
+  it.runIf(process.getuid?.() === 0 && setpriv !== undefined && existsSync(ADDON_PATH))('names files through /proc and keeps EEXIST / ENOENT genuine', () => {
+    const d = tmpDir('nfs-nocap')
+    const script = `
+      const m = require(${JSON.stringify(ADDON_PATH)})
+      const fs = require('node:fs')
+      const d = ${JSON.stringify(d)}
+      const cap = /CapEff:\\s*([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]
+      const out = { dacReadSearch: (BigInt('0x' + cap) & 4n) !== 0n, steps: [] }
+      const link = (name, body) => {
+        const [fd] = m.tmpfileWrite(d, Buffer.from(body), body.length, NaN)
+        try { m.linkFd(fd, d + '/' + name); out.steps.push('ok') } catch (e) { out.steps.push(e.code) } finally { fs.closeSync(fd) }
+      }
+      link('missing/x', 'a')
+      link('one', 'first')
+      link('one', 'again')
+      link('missing/y', 'b')
+      link('two', 'second')
+      console.log(JSON.stringify(out))`
+    const r = spawnSync(setpriv!, ['--bounding-set', '-dac_read_search', '--inh-caps', '-dac_read_search', process.execPath, '-e', script], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { dacReadSearch: boolean; steps: string[] }
+    expect(out.dacReadSearch).toBe(false)
+    expect(out.steps).toEqual(['ENOENT', 'ok', 'EEXIST', 'ENOENT', 'ok'])
+    expect(readFileSync(path.join(d, 'one'), 'utf8')).toBe('first')
+    expect(readFileSync(path.join(d, 'two'), 'utf8')).toBe('second')
+    expect(readdirSync(d).sort()).toEqual(['one', 'two'])
   })
 })
 
