@@ -254,6 +254,41 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * sendNow(fd, buf): one send(2) of buf to the connected socket fd, never
+ * blocking (MSG_DONTWAIT) and never raising SIGPIPE (MSG_NOSIGNAL). Returns
+ * the bytes sent (possibly fewer than buf.length when the socket buffer is
+ * nearly full) or -errno (-EAGAIN when it is full), without throwing. Why:
+ * a small protocol reply written through net.Socket's stream machinery costs
+ * more CPU than the send itself; the caller (server/lean-socket.ts
+ * leanWrite) uses this only when nothing is queued in the stream ahead of
+ * the bytes, and hands any rest or error to the stream.
+ */
+static napi_value send_now(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sendNow(fd, buf)");
+    return NULL;
+  }
+  int32_t fd = -1;
+  CHECK(env, napi_get_value_int32(env, argv[0], &fd));
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buf must be a Buffer");
+    return NULL;
+  }
+  ssize_t n;
+  do {
+    n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  napi_value out;
+  CHECK(env, napi_create_int64(env, n < 0 ? -(int64_t)errno : (int64_t)n, &out));
+  return out;
+}
+
 #endif /* HAVE_SENDFILE */
 
 /* Adds `sendfile` to the addon's exports (Linux only; elsewhere the export is absent). */
@@ -262,6 +297,9 @@ napi_value register_sendfile(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(env, napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, do_sendfile, NULL, &fn));
   CHECK(env, napi_set_named_property(env, exports, "sendfile", fn));
+  napi_value sn;
+  CHECK(env, napi_create_function(env, "sendNow", NAPI_AUTO_LENGTH, send_now, NULL, &sn));
+  CHECK(env, napi_set_named_property(env, exports, "sendNow", sn));
 #else
   (void)env;
 #endif

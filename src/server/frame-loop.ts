@@ -14,7 +14,7 @@
  * rejects; the caller's TcpServer ends the socket afterwards.
  */
 import type { Socket } from 'node:net'
-import { onLeanData } from './lean-socket.js'
+import { onLeanData, leanWrite } from './lean-socket.js'
 
 export interface FrameLoopOptions {
   headerSize: number
@@ -53,7 +53,7 @@ export function serveFrames(sock: Socket, o: FrameLoopOptions): Promise<void> {
         const reply = o.onFrame(buf.subarray(off, off + o.headerSize), buf.subarray(off + o.headerSize, end))
         off = end
         if (reply === null) return finish()
-        if (!sock.destroyed) sock.write(reply)
+        if (!sock.destroyed) leanWrite(sock, reply)
       }
       if (off === buf.length) pending = undefined
       else {

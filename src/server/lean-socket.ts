@@ -18,8 +18,12 @@
  * next read of any socket), small ones from Node's buffer pool.
  *
  * `TANDEM_NODE_READ=1` turns this off (every socket uses 'data' events).
+ *
+ * `leanWrite` is the write-side counterpart for small replies (send(2) when the
+ * stream is idle); `TANDEM_NODE_WRITE=1` turns it off.
  */
 import net, { type Socket, type NetConnectOpts } from 'node:net'
+import { nativeAddon } from '../engine/io/native-addon.js'
 
 type Sink = (chunk: Buffer) => void
 
@@ -104,4 +108,48 @@ export function onLeanData(sock: Socket, sink: Sink): boolean {
     for (const c of p) sink(c)
   }
   return true
+}
+
+type SendNow = (fd: number, b: Buffer) => number
+let sendNowFn: SendNow | null | undefined
+
+/** The addon's sendNow, or null (not built, not Linux, or TANDEM_NODE_WRITE=1). Decided once. */
+function sendNow(): SendNow | null {
+  if (sendNowFn !== undefined) return sendNowFn
+  const m = process.env.TANDEM_NODE_WRITE === '1' ? null : nativeAddon()
+  sendNowFn = m && typeof m.sendNow === 'function' ? (m.sendNow as SendNow) : null
+  return sendNowFn
+}
+
+/** The socket's descriptor while it is open, idle for writing and not corked; undefined otherwise. */
+function idleFd(sock: Socket): number | undefined {
+  if (sock.writableLength !== 0 || sock.writableCorked !== 0 || sock.destroyed || sock.connecting) return undefined
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined
+}
+
+/**
+ * Write a reply: straight to the kernel with one non-blocking send(2) when nothing is queued
+ * in the socket's stream ahead of it and the socket is not corked (a corked socket is
+ * gathering replies into one write on purpose), else (or for whatever that send could not
+ * take) through `sock.write`, which keeps the order and handles backpressure and errors.
+ *
+ * Who calls it: the FastDFS tracker frame loop and the storage's synchronous small-request
+ * paths (upload, sync create, small download replies). Why: for a 50-byte reply the stream
+ * path (Writable.write, writeGeneric, the write callback and its nextTick) costs more CPU than
+ * the send itself. Safe for ordering because `writableLength` counts every byte the stream has
+ * not yet handed to the kernel, including a write libuv is still finishing; an error other
+ * than EAGAIN is left to the stream's own write, which reports and closes as before.
+ * Bytes sent here do not show in `sock.bytesWritten` (they never wait, so no stall detector
+ * needs them). Returns what `sock.write` would: false when bytes are left queued.
+ */
+export function leanWrite(sock: Socket, b: Buffer): boolean {
+  const send = sendNow()
+  const fd = send ? idleFd(sock) : undefined
+  if (fd !== undefined) {
+    const n = send!(fd, b)
+    if (n === b.length) return true
+    if (n > 0) return sock.write(b.subarray(n))
+  }
+  return sock.write(b)
 }

@@ -17,6 +17,7 @@ import type { ReadHandle } from '../../../engine/blob/blob-store.js'
 import { LARGE } from '../../../engine/blob/local-blob-store.js'
 import { canSendFile, sendHeadAndFile } from '../../../engine/io/sendfile.js'
 import { logger } from '../../../log.js'
+import { leanWrite } from '../../../server/lean-socket.js'
 
 const log = logger('fastdfs.storage')
 
@@ -108,7 +109,7 @@ export function downloadNow(ctx: StorageContext, sock: Socket, body: Buffer): bo
     writeLen(out, 0, n)
     out[8] = RESP
     out[9] = 0
-    sock.write(out)
+    leanWrite(sock, out)
     ctx.store.stats.op('download', true, n)
     return true
   } catch {
@@ -149,7 +150,7 @@ export async function handleDownload(ctx: StorageContext, req: Request): Promise
     // Small file already in memory: header and bytes in one write, no stream machinery.
     const out = replyBuffer(n, 0)
     h.buffer.copy(out, 10)
-    sock.write(out)
+    leanWrite(sock, out)
     stats.op('download', true, n)
     return
   }

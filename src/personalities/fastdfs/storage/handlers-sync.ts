@@ -18,6 +18,7 @@ import { decodeSyncDelete, decodeSyncFile, decodeSyncRange, decodeSyncTruncate, 
 import { einval, enoent, StorageError } from './errors.js'
 import { nameOf, statusReply, type Request } from './request.js'
 import type { StorageContext } from './handlers-upload.js'
+import { leanWrite } from '../../../server/lean-socket.js'
 
 type Handler = (ctx: StorageContext, req: Request) => Promise<void>
 
@@ -110,7 +111,7 @@ export function syncCreateNow(ctx: StorageContext, sock: Socket, body: Buffer): 
   ctx.store.recordNow('c', name, undefined, ts)
   const peer = peerOfSocket.get(sock)
   if (peer) ctx.onSynced?.(peer, ts)
-  sock.write(statusReply(0))
+  leanWrite(sock, statusReply(0))
   return true
 }
 

@@ -15,6 +15,7 @@ import { nameOf, readLen, replyBuffer, type Request } from './request.js'
 import type { FileStore } from './store.js'
 import { setMtime } from './store.js'
 import { ERRNO } from '../protocol/constants.js'
+import { leanWrite } from '../../../server/lean-socket.js'
 
 /** What every handler gets. */
 export interface StorageContext {
@@ -126,7 +127,7 @@ export function uploadNow(ctx: StorageContext, sock: Socket, body: Buffer, appen
   if (!r) return false
   ctx.store.recordNow('C', r.remote, undefined, ts)
   ctx.store.stats.op('upload', true, size)
-  sock.write(nameReply(ctx, r.remote))
+  leanWrite(sock, nameReply(ctx, r.remote))
   return true
 }
 

@@ -8,6 +8,7 @@ import type { SocketReader } from '../../../server/socket-reader.js'
 import { getFixed } from '../protocol/header.js'
 import { FIELD, HEADER_SIZE, RESP } from '../protocol/constants.js'
 import { einval } from './errors.js'
+import { leanWrite } from '../../../server/lean-socket.js'
 
 /** Bodies up to this size that are already fully buffered are handed over as one chunk, without a generator. */
 const INLINE_BODY = 256 * 1024
@@ -122,24 +123,24 @@ export class Request {
   ok(body?: Buffer): void {
     this.replied = true
     if (!body || body.length === 0) {
-      this.sock.write(statusReply(0))
+      leanWrite(this.sock, statusReply(0))
       return
     }
     const b = replyBuffer(body.length, 0)
     body.copy(b, HEADER_SIZE)
-    this.sock.write(b)
+    leanWrite(this.sock, b)
   }
 
   /** Send a reply built with `replyBuffer` (header already filled in). */
   send(full: Buffer): void {
     this.replied = true
-    this.sock.write(full)
+    leanWrite(this.sock, full)
   }
 
   /** Reply with an errno and no body. */
   fail(errno: number): void {
     this.replied = true
-    this.sock.write(statusReply(errno))
+    leanWrite(this.sock, statusReply(errno))
   }
 }
 
