@@ -59,6 +59,23 @@ describe('push sync between two storages', () => {
     expect(readFileSync(b.file(app)).length).toBe(270_000)
   })
 
+  it('small creates (read straight into the request) and large ones (streamed) interleaved all land byte-identical', async () => {
+    const [a, b] = c.storages
+    const body = (n: number, seed: number) => {
+      const d = Buffer.allocUnsafe(n)
+      for (let i = 0; i < n; i++) d[i] = (i * 13 + seed) & 0xff
+      return d
+    }
+    // Sizes around the synchronous path's limit (64 KiB) and far above it, uploaded at once so the
+    // sender's batches mix both paths: a small create must never overtake a queued large one on the wire.
+    const sizes = [10, 70_000, 4096, 0, 65_536, 65_537, 200_000, 1, 4096, 65_535, 300_000, 12]
+    const remotes = await Promise.all(sizes.map((n, i) => uploadTo(a.ip, c.port, body(n, i))))
+    for (const [i, r] of remotes.entries()) {
+      await c.until(() => same(a.file(r), b.file(r)), `replica of ${r} on B`)
+      expect(readFileSync(b.file(r)).equals(body(sizes[i], i))).toBe(true)
+    }
+  })
+
   it('append, modify, truncate, metadata and delete propagate', async () => {
     const [a, b] = c.storages
     const remote = await uploadTo(a.ip, c.port, Buffer.from('0123456789'), 'txt', 23)

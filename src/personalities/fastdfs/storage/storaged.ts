@@ -14,7 +14,8 @@ import { FileStore } from './store.js'
 import { startStorageServer } from './server.js'
 import { TrackerReporter, type StorageBrief } from './tracker-reporter.js'
 import { startSyncSenders, type SyncSenders } from './sync-seam.js'
-import { openRemote, statRemote } from './sync-source.js'
+import { openRemote, readRemoteNow, statRemote } from './sync-source.js'
+import { LARGE } from '../../../engine/blob/local-blob-store.js'
 import { PeerProxy } from './peer-proxy.js'
 import { startHttp } from './http-server.js'
 import type { SyncSource } from '../sync/peer-sender.js'
@@ -96,6 +97,10 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     },
     binlog: store.binlog,
     open: (r, range) => openRemote(store, r, range),
+    readNow: (r, headroom) => {
+      const got = readRemoteNow(store, r, headroom)
+      return got === LARGE ? null : got
+    },
     stat: (r) => statRemote(store, r),
     heartbeatMs: cfg.heartBeatInterval * 1000,
     networkTimeoutMs: cfg.networkTimeout * 1000,

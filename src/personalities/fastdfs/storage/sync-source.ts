@@ -6,6 +6,7 @@
  * records whose file is gone. Built by storaged.ts.
  */
 import type { BlobMeta, ReadHandle } from '../../../engine/blob/blob-store.js'
+import { LARGE, type SmallRead } from '../../../engine/blob/local-blob-store.js'
 import { ENGINE_ERRORS, isEngineError } from '../../../engine/errors.js'
 import type { FileStore } from './store.js'
 
@@ -38,4 +39,16 @@ export async function openRemote(store: FileStore, remote: string, range?: { sta
 export async function statRemote(store: FileStore, remote: string, allowMeta = true): Promise<BlobMeta | undefined> {
   const f = where(store, remote, allowMeta)
   return f ? f.store.stat(f.key) : undefined
+}
+
+/**
+ * `remote` read synchronously into a buffer with `headroom` free bytes in front (for the sync
+ * request's head), when it is small (LocalBlobStore.readSmall). Undefined when absent (like
+ * openRemote); LARGE when it must be streamed with openRemote. Called by the sync sender's
+ * small-create path.
+ */
+export function readRemoteNow(store: FileStore, remote: string, headroom: number): SmallRead | undefined | typeof LARGE {
+  const f = where(store, remote, true)
+  if (!f) return undefined
+  return f.store.readSmall(f.key, undefined, headroom)
 }

@@ -15,6 +15,13 @@ export interface SyncSource {
   /** Open a stored file by remote filename (`M00/..`); `undefined` when absent. */
   open(remote: string, range?: { start: number; end?: number }): Promise<ReadHandle | undefined>
   stat(remote: string): Promise<BlobMeta | undefined>
+  /**
+   * A small stored file read synchronously into `framed`, after `headroom` free bytes the sender
+   * fills with the request head (one buffer, one write). `undefined` when absent (as `open`);
+   * `null` when it cannot be read that way (too large, or no such path here): use `open`.
+   * Absent member = always use `open`.
+   */
+  readNow?(remote: string, headroom: number): { framed: Buffer; size: number } | undefined | null
   /** Idle keepalive interval (heart_beat_interval). */
   heartbeatMs: number
   /** How long a send may make no progress before the connection is dropped (network_timeout); absent = 60 s. */

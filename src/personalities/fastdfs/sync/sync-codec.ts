@@ -24,16 +24,36 @@ export function reportServerId(id: string): Buffer {
 
 /** Head of 16/18 (create/update): everything before the file bytes. */
 export function syncFileHead(cmd: 16 | 18, group: string, name: string, size: number, ts: number): Buffer {
-  const n = Buffer.from(name)
-  const fixed = 8 + 8 + 4 + G
-  const b = Buffer.alloc(10 + fixed + n.length)
-  encodeHeader(fixed + n.length + size, cmd).copy(b)
-  b.writeBigInt64BE(BigInt(n.length), 10)
-  b.writeBigInt64BE(BigInt(size), 18)
-  b.writeUInt32BE(ts >>> 0, 26)
-  putFixed(b, 30, G, group)
-  n.copy(b, 30 + G)
+  const b = Buffer.allocUnsafe(syncFileHeadLength(name))
+  writeSyncFileHead(b, cmd, group, name, size, ts)
   return b
+}
+
+/** Bytes of the 16/18 head for `name` (header, fixed fields, name). */
+export function syncFileHeadLength(name: string): number {
+  return 10 + 8 + 8 + 4 + G + Buffer.byteLength(name)
+}
+
+/**
+ * Write the 16/18 head into `out` at 0 (`syncFileHeadLength(name)` bytes), e.g. in front of
+ * the file bytes already read into the same buffer (the sender's synchronous small-file path).
+ */
+export function writeSyncFileHead(out: Buffer, cmd: 16 | 18, group: string, name: string, size: number, ts: number): void {
+  const fixed = 8 + 8 + 4 + G
+  const nameLen = out.write(name, 30 + G, 'utf8')
+  writeLong(out, 0, fixed + nameLen + size)
+  out[8] = cmd
+  out[9] = 0
+  writeLong(out, 10, nameLen)
+  writeLong(out, 18, size)
+  out.writeUInt32BE(ts >>> 0, 26)
+  putFixed(out, 30, G, group)
+}
+
+/** A non-negative length as the 8-byte big-endian field, without BigInt. */
+function writeLong(b: Buffer, off: number, n: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x100000000), off)
+  b.writeUInt32BE(n >>> 0, off + 4)
 }
 
 export function syncDelete(group: string, name: string, ts: number): Buffer {
