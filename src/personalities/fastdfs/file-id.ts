@@ -118,6 +118,33 @@ export function formatExtPart(ext: string, random: () => number = Math.random): 
   return ext.length === 0 ? s : `${s}.${ext}`
 }
 
+/** The last source encoded by encodeFileName: a storage names every file with the same one. */
+let lastSource: { source: string | number; bytes: Buffer } | undefined
+
+/** encodeSource's 4 bytes for `source`, remembered for the next name. Throws like encodeSource. */
+function sourceBytes(source: string | number): Buffer {
+  if (lastSource?.source === source) return lastSource.bytes
+  const bytes = Buffer.alloc(4)
+  encodeSource(source, bytes, 0)
+  lastSource = { source, bytes }
+  return bytes
+}
+
+/** sizeWord written at `off` as two 32-bit halves (one random() call, as sizeWord). */
+function writeSizeWord(b: Buffer, off: number, size: number | bigint, appender: boolean, random: () => number): void {
+  const r = ((Math.floor(random() * 0x800000) & 0x7fffff) | 0x80000000) >>> 0
+  if (typeof size === 'bigint' && size >= 0n && size < 0x100000000n) size = Number(size)
+  if (appender) {
+    b.writeUInt32BE((r | Number(APPENDER_FLAG >> 32n)) >>> 0, off)
+    b.writeUInt32BE(0, off + 4)
+  } else if (typeof size === 'number' && size >= 0 && size < 0x100000000) {
+    b.writeUInt32BE(r, off)
+    b.writeUInt32BE(size >>> 0, off + 4)
+  } else {
+    b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(size)), off)
+  }
+}
+
 /** The 27-char base64 part over the 20 bytes. */
 export function encodeBase64Part(source: string | number, timestamp: number, word: bigint, crc32: number): string {
   const b = Buffer.allocUnsafe(20)
@@ -137,8 +164,13 @@ export function encodeFileName(o: EncodeOptions): string {
   if (o.storePathIndex < 0 || o.storePathIndex > 255 || o.subHigh < 0 || o.subHigh > 255 || o.subLow < 0 || o.subLow > 255) {
     throw new FileIdError('store path / subdir index out of range')
   }
-  const word = sizeWord(o.size, o.appender === true, rnd)
-  const b64 = encodeBase64Part(o.source, o.timestamp, word, o.crc32)
+  // The same 20 bytes as encodeBase64Part(sizeWord(...)), without BigInt (this runs per upload).
+  const b = Buffer.allocUnsafe(20)
+  sourceBytes(o.source).copy(b, 0)
+  b.writeUInt32BE(o.timestamp >>> 0, 4)
+  writeSizeWord(b, 8, o.size, o.appender === true, rnd)
+  b.writeUInt32BE(o.crc32 >>> 0, 16)
+  const b64 = b.toString('base64url')
   const ext = o.extPart ?? formatExtPart(o.ext, rnd)
   return `M${hex2(o.storePathIndex)}/${hex2(o.subHigh)}/${hex2(o.subLow)}/${b64}${ext}`
 }

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import {
   decodeFileName,
+  encodeBase64Part,
   encodeFileName,
   FileIdError,
   formatExtPart,
   isAppenderName,
   joinFileId,
   parseFileId,
+  sizeWord,
   slaveName,
   tryDecodeFileName,
 } from '../../../src/personalities/fastdfs/file-id.js'
@@ -99,6 +101,25 @@ describe('FastDFS file ids', () => {
     for (const bad of ['+', '/', '=', 'é', '.']) {
       const name = `M00/00/00/fwAAC2sCVP2AetzHAA9CQOMZSS${bad}356.bin`
       expect(() => decodeFileName(name), name).toThrow(FileIdError)
+    }
+  })
+
+  it('encodeFileName builds the same 20 bytes as encodeBase64Part(sizeWord(...)) for every kind of size and source', () => {
+    let seed = 7
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const sizes: Array<number | bigint> = [0, 1, 4096, 0xffffffff, 0x100000000, 2 ** 40 + 5, 123n, 2n ** 33n, -1]
+    for (const source of ['127.0.0.11', '10.1.2.3', 100001, '200002']) {
+      for (const size of sizes) {
+        for (const appender of [false, true]) {
+          const at = seed
+          const name = encodeFileName({ storePathIndex: 1, subHigh: 2, subLow: 3, source, timestamp: 1_700_000_123, size, crc32: 0xdeadbeef, appender, ext: 'bin', random: rnd })
+          seed = at // the same random draws for the reference
+          const word = sizeWord(size, appender, rnd)
+          const ref = encodeBase64Part(source, 1_700_000_123, word, 0xdeadbeef)
+          expect(name.slice(10, 37), `${source} ${size} ${appender}`).toBe(ref)
+          expect(name.slice(37)).toBe(formatExtPart('bin', rnd))
+        }
+      }
     }
   })
 
