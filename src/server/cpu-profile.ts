@@ -14,40 +14,36 @@ import { Session } from 'node:inspector'
 import fs from 'node:fs'
 import path from 'node:path'
 
-/** Starts profiling if TANDEM_CPU_PROF is set; the returned function stops it and writes the file. */
+/** Starts the profilers whose variables are set; the returned function stops them and writes their files. */
 export function startCpuProfile(name: string): () => Promise<void> {
-  const dir = process.env.TANDEM_CPU_PROF
-  const heap = startHeapProfile(name)
-  if (!dir) return heap
-  const s = new Session()
-  s.connect()
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) => s.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))))
-  const started = post('Profiler.enable').then(() => post('Profiler.start'))
+  const cpu = startProfile(name, process.env.TANDEM_CPU_PROF, 'cpuprofile', ['Profiler.enable', {}], ['Profiler.start', {}], 'Profiler.stop')
+  const heap = startProfile(
+    name,
+    process.env.TANDEM_HEAP_PROF,
+    'heapprofile',
+    ['HeapProfiler.enable', {}],
+    ['HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }],
+    'HeapProfiler.stopSampling',
+  )
   return async () => {
-    await started
-    const r = (await post('Profiler.stop')) as { profile: unknown }
-    fs.mkdirSync(dir, { recursive: true })
-    fs.writeFileSync(path.join(dir, `${name}-${process.pid}.cpuprofile`), JSON.stringify(r.profile))
-    s.disconnect()
+    await cpu()
     await heap()
   }
 }
 
-/** The TANDEM_HEAP_PROF half: absent variable = a no-op stop function. */
-function startHeapProfile(name: string): () => Promise<void> {
-  const dir = process.env.TANDEM_HEAP_PROF
+/** One inspector profiler: started now, written to `<dir>/<name>-<pid>.<ext>` when stopped; absent dir = a no-op. */
+function startProfile(name: string, dir: string | undefined, ext: string, enable: [string, object], start: [string, object], stop: string): () => Promise<void> {
   if (!dir) return async () => {}
   const s = new Session()
   s.connect()
   const post = (method: string, params?: object) =>
     new Promise<unknown>((resolve, reject) => s.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))))
-  const started = post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+  const started = post(...enable).then(() => post(...start))
   return async () => {
     await started
-    const r = (await post('HeapProfiler.stopSampling')) as { profile: unknown }
+    const r = (await post(stop)) as { profile: unknown }
     fs.mkdirSync(dir, { recursive: true })
-    fs.writeFileSync(path.join(dir, `${name}-${process.pid}.heapprofile`), JSON.stringify(r.profile))
+    fs.writeFileSync(path.join(dir, `${name}-${process.pid}.${ext}`), JSON.stringify(r.profile))
     s.disconnect()
   }
 }

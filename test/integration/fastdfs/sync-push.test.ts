@@ -15,6 +15,13 @@ import { appendBody, groupName, modifyBody, RawConn, setMetaBody, truncateBody }
 let c: Cluster
 let A: RawConn
 
+/** `n` bytes of a position- and seed-dependent pattern (a misplaced or dropped chunk shows). */
+function pattern(n: number, seed: number, step: number): Buffer {
+  const d = Buffer.allocUnsafe(n)
+  for (let i = 0; i < n; i++) d[i] = (i * step + seed) & 0xff
+  return d
+}
+
 const same = (x: string, y: string) => existsSync(x) && existsSync(y) && readFileSync(x).equals(readFileSync(y))
 
 beforeAll(async () => {
@@ -46,11 +53,7 @@ describe('push sync between two storages', () => {
 
   it('large files and large appends (sent with sendfile when the addon is built) land byte-identical', async () => {
     const [a, b] = c.storages
-    const big = (n: number, seed: number) => {
-      const d = Buffer.allocUnsafe(n)
-      for (let i = 0; i < n; i++) d[i] = (i * 7 + seed) & 0xff
-      return d
-    }
+    const big = (n: number, seed: number) => pattern(n, seed, 7)
     const whole = await Promise.all([300_000, 1_048_577, 65_537].map((n, i) => uploadTo(a.ip, c.port, big(n, i))))
     // An appender grown by a large append: the sync record ships the range [old size, new size).
     const app = await uploadTo(a.ip, c.port, big(70_000, 9), 'bin', 23)
@@ -61,11 +64,7 @@ describe('push sync between two storages', () => {
 
   it('small creates (read straight into the request) and large ones (streamed) interleaved all land byte-identical', async () => {
     const [a, b] = c.storages
-    const body = (n: number, seed: number) => {
-      const d = Buffer.allocUnsafe(n)
-      for (let i = 0; i < n; i++) d[i] = (i * 13 + seed) & 0xff
-      return d
-    }
+    const body = (n: number, seed: number) => pattern(n, seed, 13)
     // Sizes around the synchronous path's limit (64 KiB) and far above it, uploaded at once so the
     // sender's batches mix both paths: a small create must never overtake a queued large one on the wire.
     const sizes = [10, 70_000, 4096, 0, 65_536, 65_537, 200_000, 1, 4096, 65_535, 300_000, 12]

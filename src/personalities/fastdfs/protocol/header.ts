@@ -19,6 +19,12 @@ export function encodeHeader(length: number | bigint, cmd: number, status = 0): 
   return b
 }
 
+/** Write a non-negative length as the 8-byte big-endian field without BigInt. */
+export function writeLen(b: Buffer, off: number, n: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x100000000), off)
+  b.writeUInt32BE(n >>> 0, off + 4)
+}
+
 export function decodeHeader(b: Buffer, off = 0): Header {
   return { length: b.readBigInt64BE(off), cmd: b[off + 8], status: b[off + 9] }
 }

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net'
 import type { SocketReader } from '../../../server/socket-reader.js'
-import { getFixed } from '../protocol/header.js'
+import { getFixed, writeLen } from '../protocol/header.js'
 import { FIELD, HEADER_SIZE, RESP } from '../protocol/constants.js'
 import { einval } from './errors.js'
 import { leanWrite } from '../../../server/lean-socket.js'
@@ -25,11 +25,7 @@ export function replyBuffer(length: number, status: number): Buffer {
   return b
 }
 
-/** Write a non-negative length as the 8-byte big-endian field without BigInt. */
-export function writeLen(b: Buffer, off: number, n: number): void {
-  b.writeUInt32BE(Math.floor(n / 0x100000000), off)
-  b.writeUInt32BE(n >>> 0, off + 4)
-}
+export { writeLen }
 
 /** Read an 8-byte big-endian signed integer as a number (negative or > 2^53 come out as -1: callers reject them). */
 export function readLen(b: Buffer, off: number): number {

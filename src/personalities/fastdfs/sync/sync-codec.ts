@@ -11,7 +11,7 @@
  * separately so they can be streamed. Decoders take the fixed part and names.
  */
 import { FIELD, STORAGE_CMD } from '../protocol/constants.js'
-import { encodeHeader, getFixed, putFixed, readLong } from '../protocol/header.js'
+import { encodeHeader, getFixed, putFixed, readLong, writeLen } from '../protocol/header.js'
 
 const G = FIELD.GROUP_NAME
 
@@ -41,19 +41,13 @@ export function syncFileHeadLength(name: string): number {
 export function writeSyncFileHead(out: Buffer, cmd: 16 | 18, group: string, name: string, size: number, ts: number): void {
   const fixed = 8 + 8 + 4 + G
   const nameLen = out.write(name, 30 + G, 'utf8')
-  writeLong(out, 0, fixed + nameLen + size)
+  writeLen(out, 0, fixed + nameLen + size)
   out[8] = cmd
   out[9] = 0
-  writeLong(out, 10, nameLen)
-  writeLong(out, 18, size)
+  writeLen(out, 10, nameLen)
+  writeLen(out, 18, size)
   out.writeUInt32BE(ts >>> 0, 26)
   putFixed(out, 30, G, group)
-}
-
-/** A non-negative length as the 8-byte big-endian field, without BigInt. */
-function writeLong(b: Buffer, off: number, n: number): void {
-  b.writeUInt32BE(Math.floor(n / 0x100000000), off)
-  b.writeUInt32BE(n >>> 0, off + 4)
 }
 
 export function syncDelete(group: string, name: string, ts: number): Buffer {
