@@ -121,9 +121,9 @@ function sendNow(): SendNow | null {
   return sendNowFn
 }
 
-/** The socket's descriptor while it is open, idle for writing and not corked; undefined otherwise. */
+/** The socket's descriptor while it is open, idle for writing, not corked and not ended; undefined otherwise. */
 function idleFd(sock: Socket): number | undefined {
-  if (sock.writableLength !== 0 || sock.writableCorked !== 0 || sock.destroyed || sock.connecting) return undefined
+  if (sock.writableLength !== 0 || sock.writableCorked !== 0 || sock.writableEnded || sock.destroyed || sock.connecting) return undefined
   const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd
   return typeof fd === 'number' && fd >= 0 ? fd : undefined
 }
