@@ -16,6 +16,7 @@ import { createHash, type Hash } from 'node:crypto'
 import fs, { constants as FS } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { Readable } from 'node:stream'
 import { crc32Update } from '../crc32.js'
 import { VolumeSpace } from '../disk/statfs.js'
@@ -213,7 +214,9 @@ export class LocalBlobStore implements BlobStore {
     }
     if (small) return this.putSmall(key, body, o, noClobber)
     const tmp = this.tmpName()
-    const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
+    // A plain descriptor opened synchronously (creating the temp file is one short syscall, as on
+    // the small-body path); only the data writes and an fsync go to the thread pool.
+    const fd = fs.openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644)
     let crc = 0
     let written = 0
     const hash: Hash | undefined = o.digest ? createHash(o.digest) : undefined
@@ -230,7 +233,7 @@ export class LocalBlobStore implements BlobStore {
     let pos = 0
     let inflight: Promise<void> | undefined
     const startWrite = (buf: Buffer, n: number) => {
-      inflight = writeAllAt(fh, buf, n, pos)
+      inflight = writeAllAt(fd, buf, n, pos)
       inflight.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
       pos += n
     }
@@ -276,13 +279,13 @@ export class LocalBlobStore implements BlobStore {
       const digest = this.checkBody(o, written, hash)
       // Why fsync here (policy 'always'): the rename below must not become durable
       // before the data it points to, or a power loss could expose an empty file.
-      if (this.fsync === 'always') await fh.datasync()
+      if (this.fsync === 'always') await fdatasyncP(fd)
       // Synchronous on purpose: metadata calls on an open descriptor take microseconds, and a
       // thread-pool round trip each costs more in wakeups than the call itself (the receiving
       // storage of a large sync record idles through them, one file after another).
-      if (o.mtime) fs.futimesSync(fh.fd, o.mtime, o.mtime)
-      const st = fs.fstatSync(fh.fd)
-      await fh.close()
+      if (o.mtime) fs.futimesSync(fd, o.mtime, o.mtime)
+      const st = fs.fstatSync(fd)
+      fs.closeSync(fd)
       closed = true
       const finalKey = await this.commit(tmp, key, { crc32: crc, size: written }, noClobber)
       this.recent.delete(finalKey)
@@ -290,7 +293,13 @@ export class LocalBlobStore implements BlobStore {
       processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs: st.mtimeMs, crc32: crc, digest }
     } catch (e) {
-      if (!closed) await fh.close().catch(() => {})
+      if (!closed) {
+        try {
+          fs.closeSync(fd)
+        } catch {
+          // already failing: the temp file goes next
+        }
+      }
       await fsp.rm(tmp, { force: true }).catch(() => {})
       throw wrapIo(e)
     }
@@ -841,13 +850,16 @@ export class LocalBlobStore implements BlobStore {
 const WRITE_BATCH = 512 * 1024
 
 /** Write buf[0, n) at `position`, retrying partial writes. */
-async function writeAllAt(fh: fsp.FileHandle, buf: Buffer, n: number, position: number): Promise<void> {
+async function writeAllAt(fd: number, buf: Buffer, n: number, position: number): Promise<void> {
   let off = 0
   while (off < n) {
-    const { bytesWritten } = await fh.write(buf, off, n - off, position + off)
+    const { bytesWritten } = await writeP(fd, buf, off, n - off, position + off)
     off += bytesWritten
   }
 }
+
+const writeP = promisify(fs.write)
+const fdatasyncP = promisify(fs.fdatasync)
 
 async function writeAll(fh: fsp.FileHandle, chunk: Uint8Array, position?: number): Promise<void> {
   let off = 0
