@@ -23,6 +23,7 @@ import { decodeArgs, encodeArgs } from '../personalities/mogilefs/protocol/args.
 import { ConnectionPool } from '../personalities/fastdfs/client/connection.js'
 import { TrackerClient } from '../personalities/fastdfs/client/tracker-client.js'
 import { STORAGE_STATUS } from '../personalities/fastdfs/protocol/constants.js'
+import { daemonNodeFlags } from '../server/node-flags.js'
 
 const log = logger('deploy.local')
 
@@ -104,20 +105,12 @@ async function waitPort(host: string, port: number, proc: Proc, ms = 30_000): Pr
   }
 }
 
-/**
- * Developer aid: `TANDEM_NODE_FLAGS` (space-separated) goes to every daemon's node command line,
- * for flags NODE_OPTIONS refuses (e.g. `--trace-gc`) when profiling a local cluster.
- */
-function nodeFlags(): string[] {
-  return (process.env.TANDEM_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)
-}
-
 function startProc(dir: string, name: string, cmd: string, args: string[], metricsPorts?: Record<string, number>): Proc {
   const logDir = path.join(dir, 'logs')
   mkdirSync(logDir, { recursive: true })
   const logFile = path.join(logDir, `${name}.log`)
   const fd = openSync(logFile, 'a')
-  const child = spawn(process.execPath, [...nodeFlags(), path.join(BIN_DIR, cmd), ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } })
+  const child = spawn(process.execPath, [...daemonNodeFlags(), path.join(BIN_DIR, cmd), ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } })
   closeSync(fd)
   return { name, child, logFile, metricsPort: metricsPorts?.[name] }
 }

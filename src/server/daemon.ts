@@ -15,6 +15,7 @@ import path from 'node:path'
 import { logger } from '../log.js'
 import type { MetricsServer } from './metrics-http.js'
 import { startMetricsServer } from './process-metrics.js'
+import { daemonNodeFlags } from './node-flags.js'
 
 const log = logger('server.daemon')
 
@@ -95,7 +96,7 @@ async function startDetached(spec: DaemonSpec): Promise<number> {
   mkdirSync(path.dirname(spec.pidFile), { recursive: true })
   rmSync(spec.pidFile, { force: true })
   const fd = openSync(spec.logFile, 'a')
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...daemonNodeFlags(process.execArgv), ...process.argv.slice(1)], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: { ...process.env, TANDEM_DETACHED: '1' },
