@@ -20,5 +20,6 @@ napi_value make_error(napi_env env, int e, const char *syscall);
 
 napi_value register_sendfile(napi_env env, napi_value exports);
 napi_value register_fsops(napi_env env, napi_value exports);
+napi_value register_recvfile(napi_env env, napi_value exports);
 
 #endif

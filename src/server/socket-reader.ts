@@ -11,9 +11,20 @@
  */
 import type { Socket } from 'node:net'
 import { onLeanData } from './lean-socket.js'
+import type { DirectBody } from '../engine/blob/blob-store.js'
+import { recvFileAvailable, recvToFile } from '../engine/io/recv-file.js'
+import { releaseSlot, slotFree, takeSlot } from '../engine/io/pool-slots.js'
+import { socketFd } from '../engine/io/sendfile.js'
 
 const HIGH_WATER = 1024 * 1024
 const EMPTY = Buffer.alloc(0)
+/**
+ * Smallest body (and smallest part of it not yet received) that goes native with `intoFile`.
+ * Why: a native receive costs two descriptor dups and a thread-pool round trip (~tens of µs);
+ * below a few hundred KiB the JS path is as cheap, and a body already received needs no socket.
+ */
+const DIRECT_MIN_BODY = 256 * 1024
+const DIRECT_MIN_UNREAD = 64 * 1024
 
 export class PeerClosedError extends Error {
   constructor(message = 'peer closed the connection') {
@@ -30,6 +41,16 @@ export class SocketReader {
   private wake?: () => void
   private paused = false
   private total = 0
+  /** Chunks come from lean-socket.ts (an `onread` socket: pause() stops its reads at once). */
+  private readonly lean: boolean
+  /** A native receive owns the socket's reads (see intoFile). */
+  private direct = false
+  /**
+   * Per-wait timeout for native body receives, in ms; undefined (the default) keeps every body
+   * in JS. Set by servers that want large bodies received natively (the FastDFS storage sets
+   * its network_timeout).
+   */
+  nativeTimeoutMs?: number
 
   constructor(private readonly sock: Socket) {
     const onChunk = (d: Buffer): void => {
@@ -43,7 +64,8 @@ export class SocketReader {
       this.notify()
     }
     // Sockets from lean-socket.ts hand over chunks read into a shared buffer; others emit 'data'.
-    if (!onLeanData(sock, onChunk)) sock.on('data', onChunk)
+    this.lean = onLeanData(sock, onChunk)
+    if (!this.lean) sock.on('data', onChunk)
     sock.on('end', () => {
       this.ended = true
       this.notify()
@@ -95,7 +117,7 @@ export class SocketReader {
       }
     }
     this.queued -= n
-    if (this.paused && this.queued < HIGH_WATER / 2) {
+    if (this.paused && !this.direct && this.queued < HIGH_WATER / 2) {
       this.paused = false
       this.sock.resume()
     }
@@ -184,8 +206,27 @@ export class SocketReader {
     return -1
   }
 
-  /** Stream exactly `n` bytes as chunks (no copy where possible). Rejects on early EOF. */
-  async *body(n: number): AsyncGenerator<Buffer> {
+  /**
+   * Exactly `n` bytes as a body: iterate it for chunks (no copy where possible; rejects on early
+   * EOF), or hand it to a blob store, whose put may call `intoFile` to receive it natively.
+   */
+  body(n: number): DirectBody<Buffer> {
+    let claimed = false
+    return {
+      [Symbol.asyncIterator]: () => {
+        claimed = true
+        return this.chunksOf(n)
+      },
+      intoFile: (fd: number, position: number) => {
+        if (claimed) return undefined
+        const p = this.intoFile(n, fd, position)
+        if (p) claimed = true
+        return p
+      },
+    }
+  }
+
+  private async *chunksOf(n: number): AsyncGenerator<Buffer> {
     let left = n
     while (left > 0) {
       if (this.queued === 0) {
@@ -200,9 +241,58 @@ export class SocketReader {
     }
   }
 
+  /**
+   * The next `n` bytes written into file `fd` from `position` by a native receive
+   * (engine/io/recv-file.ts): what is buffered here goes first, the rest is read from the
+   * socket on a thread-pool thread, its CRC-32 computed on the way. Undefined when that does
+   * not apply (not enabled, not a lean socket, a small or already-received body, no free pool
+   * slot, no addon): nothing is consumed. Our reads are stopped for the duration (the native
+   * side never reads past the body, so a pipelined next request waits in the kernel). On
+   * failure the connection is closed (part of the body is gone) and the promise rejects with
+   * PeerClosedError when the peer went away, else with the native error.
+   */
+  private intoFile(n: number, fd: number, position: number): Promise<{ bytes: number; crc32: number }> | undefined {
+    const timeout = this.nativeTimeoutMs
+    if (timeout === undefined || !this.lean || this.direct || n < DIRECT_MIN_BODY || n - this.queued < DIRECT_MIN_UNREAD) return undefined
+    if (this.ended || this.error || this.sock.destroyed || !slotFree() || !recvFileAvailable(true)) return undefined
+    const sockFd = socketFd(this.sock)
+    if (sockFd === undefined) return undefined
+    const prefix = this.queued > 0 ? this.take(this.queued) : EMPTY
+    this.direct = true
+    this.sock.pause()
+    takeSlot(this.sock)
+    let cancel: (() => void) | undefined
+    const onClose = (): void => cancel?.()
+    this.sock.once('close', onClose)
+    const rest = n - prefix.length
+    return recvToFile(sockFd, fd, position, prefix, rest, 0, true, timeout, (c) => (cancel = c)).then(
+      (crc) => {
+        this.total += rest
+        this.finishDirect(onClose)
+        return { bytes: n, crc32: crc }
+      },
+      (e: NodeJS.ErrnoException & { bytesReceived?: number }) => {
+        this.total += e.bytesReceived ?? 0
+        this.finishDirect(onClose)
+        this.sock.destroy()
+        if (e.code === 'ECONNRESET' || e.code === 'ECANCELED' || e.code === 'EPIPE') {
+          throw new PeerClosedError(`peer closed with ${rest - (e.bytesReceived ?? 0)} body bytes missing`)
+        }
+        throw e
+      },
+    )
+  }
+
+  private finishDirect(onClose: () => void): void {
+    releaseSlot(this.sock)
+    this.sock.off('close', onClose)
+    this.direct = false
+    if (!this.paused && !this.sock.destroyed) this.sock.resume()
+  }
+
   /** Read and drop `n` bytes (e.g. the body of a rejected upload, to keep the connection usable). */
   async skip(n: number): Promise<void> {
-    for await (const _ of this.body(n)) {
+    for await (const _ of this.chunksOf(n)) {
       // discard
     }
   }

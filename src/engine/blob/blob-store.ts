@@ -87,6 +87,20 @@ export interface DiskUsage {
   reservedBytes: number
 }
 
+/**
+ * A body that can move itself into a file without passing through the JS heap (a socket
+ * body received natively, see io/recv-file.ts). Offered by the server layer's socket reader;
+ * called by LocalBlobStore.put for a large body before it iterates anything.
+ *
+ * `intoFile` writes the whole body into `fd` from `position` and resolves with its length and
+ * CRC-32; it returns `undefined` ("absent": not possible now, nothing consumed) and the store
+ * iterates the body as usual. Once called and not undefined, the body must not be iterated.
+ * A failure leaves the body's source unusable (its connection is closed).
+ */
+export interface DirectBody<T extends Uint8Array = Uint8Array> extends AsyncIterable<T> {
+  intoFile?(fd: number, position: number): Promise<{ bytes: number; crc32: number }> | undefined
+}
+
 export interface BlobStore {
   /** Absolute root directory of this store path. */
   readonly root: string

@@ -18,6 +18,7 @@
 import type { Socket } from 'node:net'
 import { logger } from '../../log.js'
 import { nativeAddon } from './native-addon.js'
+import { nativeIoInFlight, releaseSlot, slotFree, takeSlot } from './pool-slots.js'
 
 const log = logger('engine.sendfile')
 
@@ -31,20 +32,7 @@ interface NativeAddon {
   sendfile(outFd: number, inFd: number, offset: number, length: number, timeoutMs: number): NativeJob
 }
 
-/**
- * Most sends in flight at once. Why a cap: a send to a client that reads slowly or
- * not at all holds a thread-pool thread (in poll(), up to its timeout per stall),
- * and the same pool (UV_THREADPOOL_SIZE, default 4) runs every async fs call of the
- * daemon. One thread is always left to those, so uploads, streamed reads and closes
- * keep moving however many slow readers there are; downloads beyond the cap take
- * the streamed path, which costs CPU but no thread. (Measured on 1 MiB downloads:
- * a cap of 3 instead of 2 saves a further ~15% of the storage CPU per download.)
- */
-const MAX_IN_FLIGHT = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
-
 let addon: NativeAddon | null | undefined
-let inFlight = 0
-const busySockets = new Set<Socket>()
 
 function load(): NativeAddon | null {
   if (addon !== undefined) return addon
@@ -73,17 +61,17 @@ export function socketFd(sock: Socket): number | undefined {
 
 /**
  * Whether a zero-copy send to `sock` should start now: available, the socket is
- * open with a descriptor, and fewer than MAX_IN_FLIGHT sends are running. The
+ * open with a descriptor, and a thread-pool slot is free (pool-slots.ts). The
  * cap is soft (a caller that awaits between this check and the send may exceed
  * it by a few); a false answer means "use the streamed path".
  */
 export function canSendFile(sock: Socket): boolean {
-  return inFlight < MAX_IN_FLIGHT && !sock.destroyed && socketFd(sock) !== undefined && sendfileAvailable()
+  return slotFree() && !sock.destroyed && socketFd(sock) !== undefined && sendfileAvailable()
 }
 
 /** Whether a zero-copy send to `sock` is running. Stall detectors need this: its bytes never show in `sock.bytesWritten`. */
 export function sendfileInFlight(sock: Socket): boolean {
-  return busySockets.has(sock)
+  return nativeIoInFlight(sock)
 }
 
 function codeError(code: string, message: string): Error {
@@ -122,13 +110,11 @@ export async function sendFileToSocket(sock: Socket, fd: number, start: number, 
   const job = native.sendfile(out, fd, start, length, Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(timeoutMs))))
   const onClose = () => job.cancel?.()
   sock.once('close', onClose)
-  inFlight++
-  busySockets.add(sock)
+  takeSlot(sock)
   try {
     return await job.done
   } finally {
-    inFlight--
-    busySockets.delete(sock)
+    releaseSlot(sock)
     sock.off('close', onClose)
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net'
 import type { SocketReader } from '../../../server/socket-reader.js'
+import type { DirectBody } from '../../../engine/blob/blob-store.js'
 import { getFixed, writeLen } from '../protocol/header.js'
 import { FIELD, HEADER_SIZE, RESP } from '../protocol/constants.js'
 import { einval } from './errors.js'
@@ -95,8 +96,11 @@ export class Request {
     return this.read(this.left)
   }
 
-  /** Stream `n` more body bytes (a small body that already arrived whole comes as one chunk). */
-  body(n: number): AsyncIterable<Buffer> {
+  /**
+   * Stream `n` more body bytes (a small body that already arrived whole comes as one chunk).
+   * A large one can also receive itself into a file natively (`intoFile`, see SocketReader).
+   */
+  body(n: number): DirectBody<Buffer> {
     if (n > this.left) throw einval(`body too short: need ${n}, ${this.left} left`)
     if (n > 0 && n <= INLINE_BODY) {
       const b = this.reader.tryRead(n)
@@ -105,11 +109,19 @@ export class Request {
         return oneChunk(b)
       }
     }
-    return this.stream(n)
+    const inner = this.reader.body(n)
+    return {
+      [Symbol.asyncIterator]: () => this.counted(inner),
+      intoFile: (fd, position) =>
+        inner.intoFile?.(fd, position)?.then((r) => {
+          this.left -= r.bytes
+          return r
+        }),
+    }
   }
 
-  private async *stream(n: number): AsyncGenerator<Buffer> {
-    for await (const c of this.reader.body(n)) {
+  private async *counted(inner: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const c of inner) {
       this.left -= c.length
       yield c
     }

@@ -16,7 +16,7 @@ import { downloadNow, handleDelete, handleDownload, handleGetMeta, handleQueryIn
 import { SYNC_HANDLERS, syncCreateNow } from './handlers-sync.js'
 import { readLen, Request, statusReply } from './request.js'
 import { countRequest } from '../../../server/process-metrics.js'
-import { sendfileInFlight } from '../../../engine/io/sendfile.js'
+import { nativeIoInFlight } from '../../../engine/io/pool-slots.js'
 
 const log = logger('fastdfs.storage')
 
@@ -87,9 +87,9 @@ class StallSweeper {
     for (const l of this.live) {
       if (!l.busy) continue
       const p = l.reader.received + l.sock.bytesWritten
-      // A zero-copy download moves no byte through the socket object; it enforces the
-      // same network_timeout itself (sendFileToSocket's timeout), so it is not a stall here.
-      if (p !== l.mark || sendfileInFlight(l.sock)) {
+      // A zero-copy download or a natively received body moves no byte through the socket
+      // object; each enforces the same network_timeout itself, so it is not a stall here.
+      if (p !== l.mark || nativeIoInFlight(l.sock)) {
         l.mark = p
         l.still = 0
       } else if (++l.still >= 2) {
@@ -184,6 +184,9 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
   const stats = o.ctx.store.stats
   stats.connOpened()
   const reader = new SocketReader(sock)
+  // Large file bodies (uploads, sync records) are received natively, straight into their temp
+  // file on a pool thread, waiting at most network_timeout for each next byte.
+  reader.nativeTimeoutMs = o.networkTimeout * 1000
   const live: Live = { sock, reader, busy: false, mark: -1, still: 0 }
   sweeper.add(live)
   // Reply coalescing for pipelined sync records (see COALESCE_MAX).
@@ -256,7 +259,7 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
       } catch (e) {
         countRequest('fastdfs-storage', cmd, false)
         if (e instanceof PeerClosedError || (e as { cause?: unknown }).cause instanceof PeerClosedError || sock.destroyed) {
-          log.info({ peer: sock.remoteAddress, cmd }, 'client went away mid-request')
+          log.info({ peer: sock.remoteAddress, cmd, err: (e as Error).message }, 'client went away mid-request')
           return
         }
         const errno = errnoOf(e)
