@@ -45,6 +45,8 @@ export class SocketReader {
   private readonly lean: boolean
   /** A native receive owns the socket's reads (see intoFile). */
   private direct = false
+  /** Reads stopped by `holdReads` until someone waits for data or a native receive takes over. */
+  private held = false
   /**
    * Per-wait timeout for native body receives, in ms; undefined (the default) keeps every body
    * in JS. Set by servers that want large bodies received natively (the FastDFS storage sets
@@ -87,7 +89,23 @@ export class SocketReader {
   }
 
   private waitData(): Promise<void> {
+    if (this.held) {
+      this.held = false
+      if (!this.paused && !this.direct) this.sock.resume()
+    }
     return new Promise((r) => (this.wake = r))
+  }
+
+  /**
+   * Stop reading ahead until the next wait for data (which resumes) or a native receive (which
+   * takes over): called by a server that has just read the header of a large body, so the body
+   * stays in the kernel for `intoFile` instead of being read into the heap meanwhile. Only for
+   * lean sockets with native receives enabled (their pause stops reads at once); else a no-op.
+   */
+  holdReads(): void {
+    if (this.nativeTimeoutMs === undefined || !this.lean || this.held || this.direct || this.paused) return
+    this.held = true
+    this.sock.pause()
   }
 
   /** Bytes already received and not yet consumed. */
@@ -259,6 +277,7 @@ export class SocketReader {
     if (sockFd === undefined) return undefined
     const prefix = this.queued > 0 ? this.take(this.queued) : EMPTY
     this.direct = true
+    this.held = false
     this.sock.pause()
     takeSlot(this.sock)
     let cancel: (() => void) | undefined

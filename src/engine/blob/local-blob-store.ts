@@ -224,6 +224,7 @@ export class LocalBlobStore implements BlobStore {
       // does so; not with a digest or abort signal to honour, which need every byte in JS.
       const direct = !hash && !o.signal ? (body as DirectBody).intoFile?.(fd, 0) : undefined
       const r = direct ? await direct : await this.writeChunks(fd, body, o, hash)
+      if (direct) processMetrics.inc('tandem_store_native_receives_total', 'Bodies received straight from a socket into a blob file (native)', undefined, 1)
       const written = r.bytes
       const crc = r.crc32
       if (o.size !== undefined && written > o.size) throw new EngineError(E.SIZE_MISMATCH, `body longer than declared ${o.size} bytes`)

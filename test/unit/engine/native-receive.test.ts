@@ -18,6 +18,7 @@ import { nativeIoInFlight } from '../../../src/engine/io/pool-slots.js'
 import { recvFileAvailable } from '../../../src/engine/io/recv-file.js'
 import { adoptLean } from '../../../src/server/lean-socket.js'
 import { PeerClosedError, SocketReader } from '../../../src/server/socket-reader.js'
+import { processMetrics } from '../../../src/engine/metrics.js'
 import { tmpDir } from '../../helpers/proc.js'
 
 function pattern(n: number, seed: number): Buffer {
@@ -25,6 +26,9 @@ function pattern(n: number, seed: number): Buffer {
   for (let i = 0; i < n; i++) b[i] = (i * 131 + seed * 7) & 0xff
   return b
 }
+
+/** Bodies the blob stores of this process received natively so far. */
+const nativeCount = (): number => processMetrics.get('tandem_store_native_receives_total') ?? 0
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -171,6 +175,34 @@ describe.skipIf(!recvFileAvailable(true))('native body receives', () => {
     await expect(put.catch((e) => e.cause)).resolves.toBeInstanceOf(PeerClosedError)
     expect(Date.now() - t0).toBeLessThan(5_000)
     expect(storeFiles(root)).toEqual([])
+  })
+
+  it('holdReads keeps a large body in the kernel for the native receive, and a read resumes', async () => {
+    const root = tmpDir('native-recv-hold')
+    const store = await LocalBlobStore.open({ root })
+    const l = await listen(5_000)
+    cleanups.push(l.close)
+    const client = await connect(l.port)
+    cleanups.push(() => client.destroy())
+    const { reader } = await l.next()
+    const size = 1_500_000
+    const body = pattern(size, 21)
+    // A "header" first; once it is read the server holds reads, then the whole body arrives at once.
+    client.write('HEAD')
+    expect((await reader.read(4)).toString()).toBe('HEAD')
+    reader.holdReads()
+    client.write(body)
+    await sleep(50)
+    expect(reader.buffered).toBe(0) // nothing read while held
+    const before = nativeCount()
+    const r = await store.put('data/held', reader.body(size), { size })
+    expect(nativeCount()).toBe(before + 1)
+    expect(r.crc32).toBe(crc32(body))
+    expect(readFileSync(path.join(root, 'data', 'held')).equals(body)).toBe(true)
+    // Held again, then a plain read: it resumes the socket and gets its bytes.
+    reader.holdReads()
+    client.write('TAIL')
+    expect((await reader.read(4)).toString()).toBe('TAIL')
   })
 
   it('small bodies, bodies already received, and readers without the option take the JS path', async () => {

@@ -22,6 +22,8 @@ const log = logger('fastdfs.storage')
 
 /** Commands whose body carries file bytes (streamed, may exceed buff_size). */
 const STREAMING = new Set<number>([C.UPLOAD_FILE, C.UPLOAD_APPENDER_FILE, C.UPLOAD_SLAVE_FILE, C.APPEND_FILE, C.MODIFY_FILE, C.SYNC_CREATE_FILE, C.SYNC_UPDATE_FILE, C.SYNC_APPEND_FILE, C.SYNC_MODIFY_FILE])
+/** Bodies from this size on are held in the kernel for a native receive (SocketReader.holdReads). */
+const HOLD_MIN = 256 * 1024
 /** Largest file body we accept in one request (a sanity bound, not a quota: 1 PiB). */
 const MAX_FILE_BODY = 2 ** 50
 /**
@@ -214,6 +216,9 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         return
       }
       if (cmd === COMMON_CMD.QUIT) return
+      // A large file body stays in the kernel while its handler reads the fixed fields and
+      // prepares the file, so the native receive gets (nearly) all of it (see SocketReader).
+      if (length >= HOLD_MIN && STREAMING.has(cmd)) reader.holdReads()
       // A peer pipelines sync records; their tiny replies are held (cork) while more requests are
       // already buffered and go out in one write, which saves a syscall and a wakeup per record on
       // both storages. Anything else (a download may stream with backpressure) runs uncorked.
