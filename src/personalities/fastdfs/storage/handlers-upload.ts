@@ -15,6 +15,7 @@ import { nameOf, readLen, replyBuffer, type Request } from './request.js'
 import type { FileStore } from './store.js'
 import { setMtime } from './store.js'
 import { ERRNO } from '../protocol/constants.js'
+import type { SyncAdmission } from './sync-admission.js'
 import { leanWrite } from '../../../server/lean-socket.js'
 
 /** What every handler gets. */
@@ -29,6 +30,8 @@ export interface StorageContext {
    * not apply; absent = never proxy (tests, a storage without trackers).
    */
   proxyMissing?(req: Request, f: DecodedFileName, body: Buffer): Promise<boolean>
+  /** upload_sync_backlog_max: admission of large uploads while replication catches up; absent = no rule. */
+  syncAdmission?: SyncAdmission
   /** upload_min_copies: resolve once enough peers hold the record at `pos` (or the timeout passed); absent = reply at once. */
   waitCopies?(pos: BinlogPosition): Promise<void>
   /** A sync record from `peer` (REPORT_SERVER_ID value) with source timestamp `ts` was applied; absent = not tracked. */
@@ -38,6 +41,9 @@ export interface StorageContext {
 }
 
 const now = () => Math.floor(Date.now() / 1000)
+
+/** Uploads from this size on are admitted by `syncAdmission` (see sync-admission.ts). */
+const LARGE_MIN = 256 * 1024
 
 function reply(ctx: StorageContext, remote: string): Buffer {
   return Buffer.concat([fixed(ctx.group, FIELD.GROUP_NAME), Buffer.from(remote, 'latin1')])
@@ -82,8 +88,10 @@ export async function handleUpload(ctx: StorageContext, req: Request, appender: 
   const ext = nameOf(h, 9, 15)
   formatExtPart(ext) // validates (EINVAL on bad characters)
   const pathIndex = ctx.store.pickPath(h[0])
-  const ts = now()
   let remote: string
+  const large = size >= LARGE_MIN && ctx.syncAdmission !== undefined
+  if (large) await ctx.syncAdmission!.admit()
+  const ts = now()
   try {
     remote = (await ctx.store.storeNew(pathIndex, req.body(size), size, ext, appender, ts)).remote
   } catch (e) {
@@ -91,6 +99,7 @@ export async function handleUpload(ctx: StorageContext, req: Request, appender: 
     throw e
   }
   const pos = await ctx.store.record('C', remote, undefined, ts)
+  if (large) ctx.syncAdmission!.note(pos)
   await ctx.waitCopies?.(pos)
   ctx.store.stats.op(op, true, size)
   sendName(ctx, req, remote)

@@ -53,6 +53,13 @@ export interface StorageConfig {
    */
   uploadMinCopies: number
   uploadCopiesTimeoutMs: number
+  /**
+   * tandemfs extension `upload_sync_backlog_max = N` (default 64; 0 = off): a large upload
+   * (256 KiB or more) waits while N earlier large uploads of this storage still wait for their
+   * copies on the connected peers (storage/sync-admission.ts); a peer that leaves the oldest
+   * of them without a copy for `upload_copies_timeout` suspends the rule for 30 s.
+   */
+  uploadSyncBacklogMax: number
   /** `http.server_port` present: serve HTTP downloads on httpPort (bind_addr). */
   httpEnabled: boolean
   /** http.anti_steal.check_token = true: require token+ts (secret_key, token_ttl seconds); absent = no check. */
@@ -116,6 +123,7 @@ export function storageConfigFrom(c: ConfFile): StorageConfig {
     httpEnabled: c.has('http.server_port'),
     uploadMinCopies: c.int('upload_min_copies', 1, { min: 1, max: 32 }),
     uploadCopiesTimeoutMs: c.seconds('upload_copies_timeout', 10) * 1000,
+    uploadSyncBacklogMax: c.int('upload_sync_backlog_max', 64, { min: 0, max: 1_000_000 }),
     antiSteal: c.bool('http.anti_steal.check_token', false)
       ? { secret: c.str('http.anti_steal.secret_key', '') ?? '', ttlSec: c.seconds('http.anti_steal.token_ttl', 900) }
       : undefined,

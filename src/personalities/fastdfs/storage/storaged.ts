@@ -11,6 +11,7 @@ import type { ReservedRule } from '../../../engine/disk/reserved.js'
 import type { Running } from '../../../server/daemon.js'
 import { ConfFile } from '../../../config/conf-file.js'
 import { FileStore } from './store.js'
+import { SyncAdmission } from './sync-admission.js'
 import { startStorageServer } from './server.js'
 import { TrackerReporter, type StorageBrief } from './tracker-reporter.js'
 import { startSyncSenders, type SyncSenders } from './sync-seam.js'
@@ -149,6 +150,16 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
         proxyMissing: (req, f, body) => proxy.forward(req, f, body),
         onSynced: (peer, ts) => reporter.noteSynced(peer, ts),
         networkTimeoutMs: cfg.networkTimeout * 1000,
+        syncAdmission: new SyncAdmission({
+          max: cfg.uploadSyncBacklogMax,
+          waitCopies: (pos, copies, ms) => senders.waitCopies(pos, copies, ms),
+          connectedPeers: () => senders.status().filter((s) => s.connected).length,
+          // Why upload_copies_timeout (default 10 s) / 30 s: a peer that has not stored a file that
+          // long after it was uploaded is stuck, not busy (a healthy one drains ~1 GB/s here), and
+          // the rule is retried half a minute later.
+          stallMs: cfg.uploadCopiesTimeoutMs,
+          offMs: 30_000,
+        }),
         waitCopies:
           cfg.uploadMinCopies > 1
             ? async (pos) => {
