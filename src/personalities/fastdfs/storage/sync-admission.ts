@@ -1,6 +1,6 @@
 /**
  * Keeps large uploads from outrunning replication (tandemfs extension
- * `upload_sync_backlog_max`, in large uploads; 0 = off).
+ * `upload_sync_backlog_max`, in large uploads; default 1024, 0 = off).
  *
  * Why: each peer is fed by one sync connection, while clients upload over many. On shared CPUs
  * every stream gets about the same share, so with 8 clients pushing 1 MiB files into a
