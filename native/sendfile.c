@@ -3,7 +3,12 @@
  *
  * JS API (loaded by src/engine/io/sendfile.ts, never used directly elsewhere):
  *
- *   sendfile(outFd, inFd, offset, length, timeoutMs) → { done: Promise<number>, cancel(): void }
+ *   sendfile(outFd, inFd, offset, length, timeoutMs[, head]) → { done: Promise<number>, cancel(): void }
+ *
+ * With `head` (a Buffer, e.g. a protocol reply header) those bytes go out first, from the
+ * same thread-pool job (send(2) with MSG_MORE, so they share segments with the file's
+ * first bytes): one job per header + body instead of a write, its completion on the event
+ * loop, then the job. The caller must have nothing queued on the socket.
  *
  * Sends `length` bytes of the file `inFd` starting at `offset` to the socket
  * `outFd` with sendfile(2), on a libuv thread-pool thread (napi_create_async_work),
@@ -61,6 +66,9 @@ typedef struct {
   int64_t offset;
   int64_t length;
   int timeout_ms;
+  napi_ref head_ref; /* keeps `head` alive until completion; NULL without one */
+  const unsigned char *head;
+  size_t head_len;
   /* Written by the worker, read on the main thread after completion. */
   int64_t sent;
   int err;
@@ -76,12 +84,64 @@ static void job_unref(job_t *j) {
 }
 
 /* Thread-pool side: no napi calls here. */
+/* Wait until the socket takes more bytes; 0, or fails the job (err/syscall set) and returns -1. */
+static int wait_writable(job_t *j, int *hangup) {
+  if (*hangup) {
+    j->err = EPIPE;
+    j->syscall = "send";
+    return -1;
+  }
+  for (;;) {
+    struct pollfd p;
+    p.fd = j->out_fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    int r = poll(&p, 1, j->timeout_ms);
+    if (r == 0) {
+      j->err = ETIMEDOUT;
+      j->syscall = "poll";
+      return -1;
+    }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      j->err = errno;
+      j->syscall = "poll";
+      return -1;
+    }
+    if (p.revents & POLLNVAL) {
+      j->err = EBADF;
+      j->syscall = "poll";
+      return -1;
+    }
+    if (!(p.revents & POLLOUT)) *hangup = 1;
+    return 0;
+  }
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *j = (job_t *)data;
   off_t off = (off_t)j->offset;
   int64_t left = j->length;
   int hangup = 0;
+  size_t hoff = 0;
+  while (hoff < j->head_len) {
+    ssize_t n = send(j->out_fd, j->head + hoff, j->head_len - hoff, MSG_NOSIGNAL | MSG_DONTWAIT | (left > 0 ? MSG_MORE : 0));
+    if (n > 0) {
+      hoff += (size_t)n;
+      hangup = 0;
+      continue;
+    }
+    int e = n < 0 ? errno : EIO;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      if (wait_writable(j, &hangup) < 0) return;
+      continue;
+    }
+    j->err = e;
+    j->syscall = "send";
+    return;
+  }
   while (left > 0) {
     size_t want = (uint64_t)left > MAX_PER_CALL ? MAX_PER_CALL : (size_t)left;
     ssize_t n = sendfile(j->out_fd, j->in_fd, &off, want);
@@ -138,6 +198,10 @@ static void complete(napi_env env, napi_status status, void *data) {
   close(j->out_fd);
   close(j->in_fd);
   j->done = 1;
+  if (j->head_ref) {
+    napi_delete_reference(env, j->head_ref);
+    j->head_ref = NULL;
+  }
   if (status == napi_cancelled && j->err == 0) j->err = ECANCELED;
   /* A shutdown by cancel() surfaces as EPIPE (or ENOTCONN); name the real cause. */
   if (j->cancelled && j->err != 0 && j->err != ETIMEDOUT) {
@@ -186,8 +250,8 @@ static int get_int64(napi_env env, napi_value v, int64_t *out) {
 }
 
 static napi_value do_sendfile(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendfile(outFd, inFd, offset, length, timeoutMs) takes 5 arguments");
@@ -209,9 +273,25 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
   j->offset = offset;
   j->length = length;
   j->timeout_ms = (int)timeout;
+  if (argc >= 6) {
+    bool is_buf = false;
+    napi_is_buffer(env, argv[5], &is_buf);
+    if (is_buf) {
+      void *hd = NULL;
+      size_t hl = 0;
+      if (napi_get_buffer_info(env, argv[5], &hd, &hl) != napi_ok || (hl > 0 && napi_create_reference(env, argv[5], 1, &j->head_ref) != napi_ok)) {
+        free(j);
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendfile: head must be a Buffer");
+        return NULL;
+      }
+      j->head = (const unsigned char *)hd;
+      j->head_len = hl;
+    }
+  }
   j->out_fd = fcntl((int)out_fd, F_DUPFD_CLOEXEC, 0);
   if (j->out_fd < 0) {
     int e = errno;
+    if (j->head_ref) napi_delete_reference(env, j->head_ref);
     free(j);
     napi_throw(env, make_error(env, e, "dup"));
     return NULL;
@@ -220,6 +300,7 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
   if (j->in_fd < 0) {
     int e = errno;
     close(j->out_fd);
+    if (j->head_ref) napi_delete_reference(env, j->head_ref);
     free(j);
     napi_throw(env, make_error(env, e, "dup"));
     return NULL;
@@ -232,6 +313,7 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
     /* Nothing queued: the promise (if made) is simply never settled and collected. */
     close(j->out_fd);
     close(j->in_fd);
+    if (j->head_ref) napi_delete_reference(env, j->head_ref);
     free(j);
     napi_throw_error(env, NULL, "sendfile: could not create the async work");
     return NULL;
@@ -297,6 +379,9 @@ napi_value register_sendfile(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(env, napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, do_sendfile, NULL, &fn));
   CHECK(env, napi_set_named_property(env, exports, "sendfile", fn));
+  napi_value with_head;
+  CHECK(env, napi_get_boolean(env, true, &with_head));
+  CHECK(env, napi_set_named_property(env, exports, "sendfileHead", with_head));
   napi_value sn;
   CHECK(env, napi_create_function(env, "sendNow", NAPI_AUTO_LENGTH, send_now, NULL, &sn));
   CHECK(env, napi_set_named_property(env, exports, "sendNow", sn));

@@ -29,7 +29,9 @@ interface NativeJob {
 }
 
 interface NativeAddon {
-  sendfile(outFd: number, inFd: number, offset: number, length: number, timeoutMs: number): NativeJob
+  sendfile(outFd: number, inFd: number, offset: number, length: number, timeoutMs: number, head?: Buffer): NativeJob
+  /** The addon sends an optional head before the file in the same job (absent in older builds). */
+  sendfileHead?: boolean
 }
 
 let addon: NativeAddon | null | undefined
@@ -100,14 +102,15 @@ function codeError(code: string, message: string): Error {
  * Rejections carry `code`: ENOTSUP (absent), EBADF (socket has no descriptor),
  * EBUSY (unflushed writes), ETIMEDOUT, ECANCELED, EPIPE, ECONNRESET, ...
  */
-export async function sendFileToSocket(sock: Socket, fd: number, start: number, length: number, timeoutMs: number): Promise<number> {
+export async function sendFileToSocket(sock: Socket, fd: number, start: number, length: number, timeoutMs: number, head?: Buffer): Promise<number> {
   const native = load()
   if (!native) throw codeError('ENOTSUP', 'zero-copy sendfile is not available (addon not built, or TANDEM_NO_SENDFILE=1)')
   const out = socketFd(sock)
   if (out === undefined || sock.destroyed) throw codeError('EBADF', 'socket has no open descriptor')
   if (sock.writableLength !== 0) throw codeError('EBUSY', `socket has ${sock.writableLength} unflushed bytes; sendfile would reorder them`)
-  if (length === 0) return 0
-  const job = native.sendfile(out, fd, start, length, Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(timeoutMs))))
+  if (length === 0 && !head) return 0
+  const t = Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(timeoutMs)))
+  const job = head ? native.sendfile(out, fd, start, length, t, head) : native.sendfile(out, fd, start, length, t)
   const onClose = () => job.cancel?.()
   sock.once('close', onClose)
   takeSlot(sock)
@@ -133,7 +136,8 @@ export function flushedWrite(sock: Socket, b: Buffer): Promise<boolean> {
 }
 
 /**
- * A protocol header followed by `length` bytes of file `fd` from `start`: the header is
+ * A protocol header followed by `length` bytes of file `fd` from `start`. When nothing is
+ * queued on the socket, both go out from one native job (header first); otherwise the header is
  * written and flushed first (so no user-space bytes are queued that the file bytes could
  * overtake), then the range goes out with sendfile(2). Resolves with the file bytes sent;
  * rejects like `sendFileToSocket` (with `bytesSent`), or with ECONNRESET when the socket
@@ -141,6 +145,9 @@ export function flushedWrite(sock: Socket, b: Buffer): Promise<boolean> {
  * until this settles, and close the connection on any failure (the peer saw a short body).
  */
 export async function sendHeadAndFile(sock: Socket, head: Buffer, fd: number, start: number, length: number, timeoutMs: number): Promise<number> {
+  // Nothing queued: the header goes out from the same thread-pool job as the file (one job,
+  // no write completion to wait for on the event loop in between).
+  if (load()?.sendfileHead === true && sock.writableLength === 0 && !sock.destroyed) return sendFileToSocket(sock, fd, start, length, timeoutMs, head)
   if (!(await flushedWrite(sock, head))) throw Object.assign(codeError('ECONNRESET', 'socket closed before the header was sent'), { bytesSent: 0 })
   return sendFileToSocket(sock, fd, start, length, timeoutMs)
 }

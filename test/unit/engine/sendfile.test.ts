@@ -9,7 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { LocalBlobStore } from '../../../src/engine/blob/local-blob-store.js'
-import { canSendFile, sendFileToSocket, sendfileAvailable, sendfileInFlight, socketFd } from '../../../src/engine/io/sendfile.js'
+import { canSendFile, sendFileToSocket, sendHeadAndFile, sendfileAvailable, sendfileInFlight, socketFd } from '../../../src/engine/io/sendfile.js'
 import { tmpDir } from '../../helpers/proc.js'
 
 const dir = tmpDir('sendfile')
@@ -106,6 +106,30 @@ describe.skipIf(!sendfileAvailable())('zero-copy sendfile: native', () => {
     expect(b.subarray(0, 4).toString()).toBe('HEAD')
     expect(b.subarray(4, 4 + len).equals(content.subarray(start, start + len))).toBe(true)
     expect(b.subarray(4 + len).toString()).toBe('TAIL')
+  })
+
+  it('sends a header and a file range from one job (nothing queued), or after the queue drains', async () => {
+    const { server, client } = await pair()
+    const got = collect(client)
+    const head = Buffer.from('0123456789')
+    const len = 1_500_001
+    // Nothing queued: header and file from the native job.
+    expect(await sendHeadAndFile(server, head, open(file), 77, len, 10_000)).toBe(len)
+    // Bytes still queued in the stream: the header waits for them, then the file follows.
+    server.write(Buffer.alloc(3 * 1024 * 1024, 0x41))
+    expect(server.writableLength).toBeGreaterThan(0)
+    expect(await sendHeadAndFile(server, Buffer.from('HH'), open(file), 0, 1000, 10_000)).toBe(1000)
+    // An empty range still sends its header.
+    expect(await sendHeadAndFile(server, Buffer.from('ZZ'), open(file), 0, 0, 10_000)).toBe(0)
+    server.end()
+    const b = await got
+    let o = 0
+    expect(b.subarray(o, (o += 10)).equals(head)).toBe(true)
+    expect(b.subarray(o, (o += len)).equals(content.subarray(77, 77 + len))).toBe(true)
+    expect(b.subarray(o, (o += 3 * 1024 * 1024)).every((x) => x === 0x41)).toBe(true)
+    expect(b.subarray(o, (o += 2)).toString()).toBe('HH')
+    expect(b.subarray(o, (o += 1000)).equals(content.subarray(0, 1000))).toBe(true)
+    expect(b.subarray(o).toString()).toBe('ZZ')
   })
 
   it('resolves short when the file ends before the requested length', async () => {
