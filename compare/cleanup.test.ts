@@ -4,7 +4,7 @@
  * as main.ts sets it for --fastdfs-tracker), and afterwards neither storage
  * holds a single uploaded file. With cleanUp unset the files stay.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runScenario, type Scenario } from '../src/compare/runner.js'
@@ -15,12 +15,23 @@ import { tmpDir } from '../test/helpers/proc.js'
 let root: string
 let c: Cluster
 
-/** Uploaded blobs (`.bin`) under every storage's store path. */
+/**
+ * Uploaded blobs (`.bin`) under every storage's store path. The daemons keep deleting and
+ * syncing while this walks, so an entry may vanish between readdir and the look at it: it is
+ * then simply not counted (settledCount repeats the walk until two agree).
+ */
 function storedFiles(dir: string, out: string[] = []): string[] {
-  for (const n of readdirSync(dir)) {
-    const p = path.join(dir, n)
-    if (statSync(p).isDirectory()) storedFiles(p, out)
-    else if (n.endsWith('.bin')) out.push(p)
+  let entries
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out
+    throw e
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) storedFiles(p, out)
+    else if (e.name.endsWith('.bin')) out.push(p)
   }
   return out
 }
