@@ -6,8 +6,14 @@
 #include <node_api.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#if defined(__linux__) || defined(__APPLE__)
+#include <poll.h>
+#include <sys/socket.h>
+#endif
 
 #include "napi_util.h"
 
@@ -71,3 +77,70 @@ napi_value make_error(napi_env env, int e, const char *syscall) {
   return err;
 }
 
+
+int get_int64(napi_env env, napi_value v, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+#if defined(__linux__) || defined(__APPLE__)
+int wait_socket(int fd, short events, int timeout_ms, int *hangup, int hangup_err, const char **syscall) {
+  if (*hangup) {
+    *syscall = events == POLLIN ? "recv" : "send";
+    return hangup_err;
+  }
+  for (;;) {
+    struct pollfd p;
+    p.fd = fd;
+    p.events = events;
+    p.revents = 0;
+    int r = poll(&p, 1, timeout_ms);
+    *syscall = "poll";
+    if (r == 0) return ETIMEDOUT;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (p.revents & POLLNVAL) return EBADF;
+    if (!(p.revents & events)) *hangup = 1;
+    return 0;
+  }
+}
+#endif
+
+void sock_job_unref(sock_job_t *b) {
+  if (--b->refs == 0) free(b);
+}
+
+#if defined(__linux__) || defined(__APPLE__)
+static napi_value sock_job_cancel(napi_env env, napi_callback_info info) {
+  void *data;
+  if (napi_get_cb_info(env, info, NULL, NULL, NULL, &data) != napi_ok) return NULL;
+  sock_job_t *b = (sock_job_t *)data;
+  if (!b->done && !b->cancelled) {
+    b->cancelled = 1;
+    shutdown(b->sock_fd, SHUT_RDWR);
+  }
+  return NULL;
+}
+
+static void sock_job_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  sock_job_unref((sock_job_t *)data);
+}
+
+napi_value sock_job_cancel_fn(napi_env env, sock_job_t *b) {
+  napi_value fn;
+  if (napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, sock_job_cancel, b, &fn) == napi_ok &&
+      napi_add_finalizer(env, fn, b, sock_job_finalize, NULL, NULL) == napi_ok) {
+    b->refs++;
+    return fn;
+  }
+  napi_get_undefined(env, &fn);
+  return fn;
+}
+#endif

@@ -68,12 +68,12 @@ typedef unsigned long (*crc_fn)(unsigned long, const unsigned char *, unsigned i
 static crc_fn crc_impl = NULL;
 
 typedef struct {
+  sock_job_t base; /* first: the socket duplicate and the job's lifetime (napi_util.h) */
   napi_async_work work;
   napi_deferred deferred;
   napi_ref prefix_ref; /* keeps the prefix Buffer alive until completion */
   const unsigned char *prefix;
   size_t prefix_len;
-  int sock_fd; /* our duplicate of the socket */
   int file_fd; /* our duplicate of the file */
   int64_t position;
   int64_t length;
@@ -84,15 +84,7 @@ typedef struct {
   int64_t received;
   int err;
   const char *syscall;
-  /* Main thread only. */
-  int done;
-  int cancelled;
-  int refs;
 } rjob_t;
-
-static void rjob_unref(rjob_t *j) {
-  if (--j->refs == 0) free(j);
-}
 
 static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t n) {
   while (n > 0) {
@@ -117,6 +109,19 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, int64_t pos) {
     n -= (size_t)w;
     pos += w;
   }
+  return 0;
+}
+
+/* Write the gathered bytes at *pos; 0, or fails the job and returns -1. */
+static int flush_gathered(rjob_t *j, const unsigned char *buf, size_t *fill, int64_t *pos) {
+  int e = pwrite_all(j->file_fd, buf, *fill, *pos);
+  if (e) {
+    j->err = e;
+    j->syscall = "pwrite";
+    return -1;
+  }
+  *pos += (int64_t)*fill;
+  *fill = 0;
   return 0;
 }
 
@@ -149,23 +154,14 @@ static void rexecute(napi_env env, void *data) {
   while (left > 0) {
     size_t want = cap - fill;
     if ((int64_t)want > left) want = (size_t)left;
-    ssize_t n = recv(j->sock_fd, buf + fill, want, MSG_DONTWAIT);
+    ssize_t n = recv(j->base.sock_fd, buf + fill, want, MSG_DONTWAIT);
     if (n > 0) {
       if (j->want_crc) j->crc = crc_update(j->crc, buf + fill, (size_t)n);
       fill += (size_t)n;
       left -= n;
       j->received += n;
       hangup = 0;
-      if (fill == cap || left == 0) {
-        int e = pwrite_all(j->file_fd, buf, fill, pos);
-        if (e) {
-          j->err = e;
-          j->syscall = "pwrite";
-          break;
-        }
-        pos += (int64_t)fill;
-        fill = 0;
-      }
+      if ((fill == cap || left == 0) && flush_gathered(j, buf, &fill, &pos) < 0) break;
       continue;
     }
     if (n == 0) {
@@ -180,61 +176,28 @@ static void rexecute(napi_env env, void *data) {
       j->syscall = "recv";
       break;
     }
-    if (hangup) {
-      j->err = ECONNRESET;
-      j->syscall = "recv";
-      break;
-    }
     /* The socket ran dry: write what we have while the next bytes arrive. */
     if (fill > 0) {
-      int we = pwrite_all(j->file_fd, buf, fill, pos);
-      if (we) {
-        j->err = we;
-        j->syscall = "pwrite";
-        break;
-      }
-      pos += (int64_t)fill;
-      fill = 0;
+      if (flush_gathered(j, buf, &fill, &pos) < 0) break;
       continue; /* data may have arrived during the write */
     }
-    struct pollfd p;
-    p.fd = j->sock_fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    int r = poll(&p, 1, j->timeout_ms);
-    if (r == 0) {
-      j->err = ETIMEDOUT;
-      j->syscall = "poll";
-      break;
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      j->err = errno;
-      j->syscall = "poll";
-      break;
-    }
-    if (p.revents & POLLNVAL) {
-      j->err = EBADF;
-      j->syscall = "poll";
-      break;
-    }
     /* POLLERR/POLLHUP without POLLIN: the next recv reports it (0 or an error). */
-    if (!(p.revents & POLLIN)) hangup = 1;
+    if ((j->err = wait_socket(j->base.sock_fd, POLLIN, j->timeout_ms, &hangup, ECONNRESET, &j->syscall)) != 0) break;
   }
   free(buf);
 }
 
 static void rcomplete(napi_env env, napi_status status, void *data) {
   rjob_t *j = (rjob_t *)data;
-  close(j->sock_fd);
+  close(j->base.sock_fd);
   close(j->file_fd);
-  j->done = 1;
+  j->base.done = 1;
   if (j->prefix_ref) {
     napi_delete_reference(env, j->prefix_ref);
     j->prefix_ref = NULL;
   }
   if (status == napi_cancelled && j->err == 0) j->err = ECANCELED;
-  if (j->cancelled && j->err != 0 && j->err != ETIMEDOUT) {
+  if (j->base.cancelled && j->err != 0 && j->err != ETIMEDOUT) {
     j->err = ECANCELED;
     j->syscall = "recv";
   }
@@ -250,32 +213,7 @@ static void rcomplete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, v);
   }
   napi_delete_async_work(env, j->work);
-  rjob_unref(j);
-}
-
-static napi_value rcancel_fn(napi_env env, napi_callback_info info) {
-  void *data;
-  if (napi_get_cb_info(env, info, NULL, NULL, NULL, &data) != napi_ok) return NULL;
-  rjob_t *j = (rjob_t *)data;
-  if (!j->done && !j->cancelled) {
-    j->cancelled = 1;
-    shutdown(j->sock_fd, SHUT_RDWR);
-  }
-  return NULL;
-}
-
-static void rcancel_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  rjob_unref((rjob_t *)data);
-}
-
-static int rget_int64(napi_env env, napi_value v, int64_t *out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
+  sock_job_unref(&j->base);
 }
 
 static napi_value do_recv_to_file(napi_env env, napi_callback_info info) {
@@ -290,10 +228,10 @@ static napi_value do_recv_to_file(napi_env env, napi_callback_info info) {
   bool want_crc = false;
   void *pdata = NULL;
   size_t plen = 0;
-  if (!rget_int64(env, argv[0], &sock_fd) || !rget_int64(env, argv[1], &file_fd) || !rget_int64(env, argv[2], &position) ||
-      napi_get_buffer_info(env, argv[3], &pdata, &plen) != napi_ok || !rget_int64(env, argv[4], &length) ||
-      !rget_int64(env, argv[5], &seed) || napi_get_value_bool(env, argv[6], &want_crc) != napi_ok ||
-      !rget_int64(env, argv[7], &timeout) || sock_fd > INT32_MAX || file_fd > INT32_MAX || seed > 0xffffffffLL || timeout < 1 ||
+  if (!get_int64(env, argv[0], &sock_fd) || !get_int64(env, argv[1], &file_fd) || !get_int64(env, argv[2], &position) ||
+      napi_get_buffer_info(env, argv[3], &pdata, &plen) != napi_ok || !get_int64(env, argv[4], &length) ||
+      !get_int64(env, argv[5], &seed) || napi_get_value_bool(env, argv[6], &want_crc) != napi_ok ||
+      !get_int64(env, argv[7], &timeout) || sock_fd > INT32_MAX || file_fd > INT32_MAX || seed > 0xffffffffLL || timeout < 1 ||
       timeout > INT32_MAX) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "recvToFile: bad arguments");
     return NULL;
@@ -314,8 +252,8 @@ static napi_value do_recv_to_file(napi_env env, napi_callback_info info) {
   j->timeout_ms = (int)timeout;
   j->prefix = (const unsigned char *)pdata;
   j->prefix_len = plen;
-  j->sock_fd = fcntl((int)sock_fd, F_DUPFD_CLOEXEC, 0);
-  if (j->sock_fd < 0) {
+  j->base.sock_fd = fcntl((int)sock_fd, F_DUPFD_CLOEXEC, 0);
+  if (j->base.sock_fd < 0) {
     int e = errno;
     free(j);
     napi_throw(env, make_error(env, e, "dup"));
@@ -324,7 +262,7 @@ static napi_value do_recv_to_file(napi_env env, napi_callback_info info) {
   j->file_fd = fcntl((int)file_fd, F_DUPFD_CLOEXEC, 0);
   if (j->file_fd < 0) {
     int e = errno;
-    close(j->sock_fd);
+    close(j->base.sock_fd);
     free(j);
     napi_throw(env, make_error(env, e, "dup"));
     return NULL;
@@ -335,19 +273,14 @@ static napi_value do_recv_to_file(napi_env env, napi_callback_info info) {
       napi_create_string_utf8(env, "tandem_recvfile", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, rexecute, rcomplete, j, &j->work) != napi_ok) {
     if (j->prefix_ref) napi_delete_reference(env, j->prefix_ref);
-    close(j->sock_fd);
+    close(j->base.sock_fd);
     close(j->file_fd);
     free(j);
     napi_throw_error(env, NULL, "recvToFile: could not create the async work");
     return NULL;
   }
-  j->refs = 1;
-  if (napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, rcancel_fn, j, &cancel) == napi_ok &&
-      napi_add_finalizer(env, cancel, j, rcancel_finalize, NULL, NULL) == napi_ok) {
-    j->refs++;
-  } else {
-    napi_get_undefined(env, &cancel);
-  }
+  j->base.refs = 1;
+  cancel = sock_job_cancel_fn(env, &j->base);
   if (napi_queue_async_work(env, j->work) != napi_ok) {
     j->err = EAGAIN;
     j->syscall = "queue";

@@ -59,9 +59,9 @@
 #define MAX_PER_CALL ((size_t)0x7ffff000)
 
 typedef struct {
+  sock_job_t base; /* first: the socket duplicate and the job's lifetime (napi_util.h) */
   napi_async_work work;
   napi_deferred deferred;
-  int out_fd; /* our duplicate of the socket */
   int in_fd;  /* our duplicate of the file */
   int64_t offset;
   int64_t length;
@@ -73,51 +73,9 @@ typedef struct {
   int64_t sent;
   int err;
   const char *syscall;
-  /* Main thread only. */
-  int done;      /* duplicates closed: cancel must not touch out_fd any more */
-  int cancelled; /* cancel() ran before completion */
-  int refs;      /* the async work + the cancel function; freed at 0 */
 } job_t;
 
-static void job_unref(job_t *j) {
-  if (--j->refs == 0) free(j);
-}
-
 /* Thread-pool side: no napi calls here. */
-/* Wait until the socket takes more bytes; 0, or fails the job (err/syscall set) and returns -1. */
-static int wait_writable(job_t *j, int *hangup) {
-  if (*hangup) {
-    j->err = EPIPE;
-    j->syscall = "send";
-    return -1;
-  }
-  for (;;) {
-    struct pollfd p;
-    p.fd = j->out_fd;
-    p.events = POLLOUT;
-    p.revents = 0;
-    int r = poll(&p, 1, j->timeout_ms);
-    if (r == 0) {
-      j->err = ETIMEDOUT;
-      j->syscall = "poll";
-      return -1;
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      j->err = errno;
-      j->syscall = "poll";
-      return -1;
-    }
-    if (p.revents & POLLNVAL) {
-      j->err = EBADF;
-      j->syscall = "poll";
-      return -1;
-    }
-    if (!(p.revents & POLLOUT)) *hangup = 1;
-    return 0;
-  }
-}
-
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *j = (job_t *)data;
@@ -126,7 +84,7 @@ static void execute(napi_env env, void *data) {
   int hangup = 0;
   size_t hoff = 0;
   while (hoff < j->head_len) {
-    ssize_t n = send(j->out_fd, j->head + hoff, j->head_len - hoff, MSG_NOSIGNAL | MSG_DONTWAIT | (left > 0 ? MSG_MORE : 0));
+    ssize_t n = send(j->base.sock_fd, j->head + hoff, j->head_len - hoff, MSG_NOSIGNAL | MSG_DONTWAIT | (left > 0 ? MSG_MORE : 0));
     if (n > 0) {
       hoff += (size_t)n;
       hangup = 0;
@@ -135,7 +93,7 @@ static void execute(napi_env env, void *data) {
     int e = n < 0 ? errno : EIO;
     if (e == EINTR) continue;
     if (e == EAGAIN || e == EWOULDBLOCK) {
-      if (wait_writable(j, &hangup) < 0) return;
+      if ((j->err = wait_socket(j->base.sock_fd, POLLOUT, j->timeout_ms, &hangup, EPIPE, &j->syscall)) != 0) return;
       continue;
     }
     j->err = e;
@@ -144,7 +102,7 @@ static void execute(napi_env env, void *data) {
   }
   while (left > 0) {
     size_t want = (uint64_t)left > MAX_PER_CALL ? MAX_PER_CALL : (size_t)left;
-    ssize_t n = sendfile(j->out_fd, j->in_fd, &off, want);
+    ssize_t n = sendfile(j->base.sock_fd, j->in_fd, &off, want);
     if (n > 0) {
       j->sent += n;
       left -= n;
@@ -155,35 +113,8 @@ static void execute(napi_env env, void *data) {
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN || e == EWOULDBLOCK) {
-      if (hangup) {
-        /* poll said the connection is gone, yet the socket claims to be merely full */
-        j->err = EPIPE;
-        j->syscall = "sendfile";
-        return;
-      }
-      struct pollfd p;
-      p.fd = j->out_fd;
-      p.events = POLLOUT;
-      p.revents = 0;
-      int r = poll(&p, 1, j->timeout_ms);
-      if (r == 0) {
-        j->err = ETIMEDOUT;
-        j->syscall = "poll";
-        return;
-      }
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        j->err = errno;
-        j->syscall = "poll";
-        return;
-      }
-      if (p.revents & POLLNVAL) {
-        j->err = EBADF;
-        j->syscall = "poll";
-        return;
-      }
-      /* POLLERR/POLLHUP: let the next sendfile report the real error (EPIPE, ECONNRESET). */
-      if (!(p.revents & POLLOUT)) hangup = 1;
+      /* POLLERR/POLLHUP: the next sendfile reports the real error (EPIPE, ECONNRESET). */
+      if ((j->err = wait_socket(j->base.sock_fd, POLLOUT, j->timeout_ms, &hangup, EPIPE, &j->syscall)) != 0) return;
       continue;
     }
     j->err = e;
@@ -195,16 +126,16 @@ static void execute(napi_env env, void *data) {
 /* Main-thread side: settle the promise, close our duplicates. */
 static void complete(napi_env env, napi_status status, void *data) {
   job_t *j = (job_t *)data;
-  close(j->out_fd);
+  close(j->base.sock_fd);
   close(j->in_fd);
-  j->done = 1;
+  j->base.done = 1;
   if (j->head_ref) {
     napi_delete_reference(env, j->head_ref);
     j->head_ref = NULL;
   }
   if (status == napi_cancelled && j->err == 0) j->err = ECANCELED;
   /* A shutdown by cancel() surfaces as EPIPE (or ENOTCONN); name the real cause. */
-  if (j->cancelled && j->err != 0 && j->err != ETIMEDOUT) {
+  if (j->base.cancelled && j->err != 0 && j->err != ETIMEDOUT) {
     j->err = ECANCELED;
     j->syscall = "sendfile";
   }
@@ -220,33 +151,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, v);
   }
   napi_delete_async_work(env, j->work);
-  job_unref(j);
-}
-
-static napi_value cancel_fn(napi_env env, napi_callback_info info) {
-  void *data;
-  if (napi_get_cb_info(env, info, NULL, NULL, NULL, &data) != napi_ok) return NULL;
-  job_t *j = (job_t *)data;
-  if (!j->done && !j->cancelled) {
-    j->cancelled = 1;
-    /* Wakes a worker blocked in poll() and makes sendfile fail; the descriptor is still ours. */
-    shutdown(j->out_fd, SHUT_RDWR);
-  }
-  return NULL;
-}
-
-static void cancel_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  job_unref((job_t *)data);
-}
-
-static int get_int64(napi_env env, napi_value v, int64_t *out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
+  sock_job_unref(&j->base);
 }
 
 static napi_value do_sendfile(napi_env env, napi_callback_info info) {
@@ -288,8 +193,8 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
       j->head_len = hl;
     }
   }
-  j->out_fd = fcntl((int)out_fd, F_DUPFD_CLOEXEC, 0);
-  if (j->out_fd < 0) {
+  j->base.sock_fd = fcntl((int)out_fd, F_DUPFD_CLOEXEC, 0);
+  if (j->base.sock_fd < 0) {
     int e = errno;
     if (j->head_ref) napi_delete_reference(env, j->head_ref);
     free(j);
@@ -299,7 +204,7 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
   j->in_fd = fcntl((int)in_fd, F_DUPFD_CLOEXEC, 0);
   if (j->in_fd < 0) {
     int e = errno;
-    close(j->out_fd);
+    close(j->base.sock_fd);
     if (j->head_ref) napi_delete_reference(env, j->head_ref);
     free(j);
     napi_throw(env, make_error(env, e, "dup"));
@@ -311,20 +216,15 @@ static napi_value do_sendfile(napi_env env, napi_callback_info info) {
       napi_create_string_utf8(env, "tandem_sendfile", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok) {
     /* Nothing queued: the promise (if made) is simply never settled and collected. */
-    close(j->out_fd);
+    close(j->base.sock_fd);
     close(j->in_fd);
     if (j->head_ref) napi_delete_reference(env, j->head_ref);
     free(j);
     napi_throw_error(env, NULL, "sendfile: could not create the async work");
     return NULL;
   }
-  j->refs = 1; /* the async work */
-  if (napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, cancel_fn, j, &cancel) == napi_ok &&
-      napi_add_finalizer(env, cancel, j, cancel_finalize, NULL, NULL) == napi_ok) {
-    j->refs++;
-  } else {
-    napi_get_undefined(env, &cancel);
-  }
+  j->base.refs = 1; /* the async work */
+  cancel = sock_job_cancel_fn(env, &j->base);
   if (napi_queue_async_work(env, j->work) != napi_ok) {
     j->err = EAGAIN;
     j->syscall = "queue";
