@@ -81,6 +81,20 @@ const gone = (st: number) => st === S.DELETED || st === S.IP_CHANGED || st === S
 export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
   const entries = new Map<string, Entry>()
   let stopped = false
+  /**
+   * Senders being stopped, by mark key, until their stop (which saves their mark one last time)
+   * has finished. Whoever takes over a mark waits for it first: a peer that moved (its old mark is
+   * renamed to the new address) or came back under a new address with the same id (id mode), so
+   * the old sender's last save never lands after the new owner read or moved the mark.
+   */
+  const stopping = new Map<string, Promise<void>>()
+  function retire(key: string, e: Entry): void {
+    if (!e.sender) return
+    const done = e.sender.stop().finally(() => {
+      if (stopping.get(key) === done) stopping.delete(key)
+    })
+    stopping.set(key, done)
+  }
   let latest: StorageBrief[] = []
   let retry: NodeJS.Timeout | undefined
   /** Each tracker's latest view: a tracker that learned a peer late may still show it bootstrapping. */
@@ -157,6 +171,7 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
     if (!old) return
     movedFrom.delete(p.ip)
     const oldKey = markKey({ ...p, ip: old })
+    await stopping.get(oldKey)
     if (await deps.source.binlog.renameCursor(oldKey, key)) log.info({ peer: key, from: oldKey }, 'peer changed its address: kept its sync mark')
   }
 
@@ -164,6 +179,7 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
     e.starting = true
     try {
       const p = e.brief
+      await stopping.get(key)
       let cur = await deps.source.binlog.cursor(key)
       if (cur.index === 0 && cur.offset === 0 && Object.keys(cur.extra).length === 0 && !deps.useStorageId) {
         await adoptMovedMark(key, p)
@@ -222,7 +238,7 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
       if (gone(p.status)) {
         if (e) {
           entries.delete(key)
-          void e.sender?.stop()
+          retire(key, e)
           log.info({ peer: key, status: p.status }, 'peer left the group; sync sender stopped')
         }
         continue
@@ -230,7 +246,7 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
       if (e && (e.brief.ip !== p.ip || e.brief.port !== p.port)) {
         // New address (id mode): restart the sender at the same mark.
         entries.delete(key)
-        void e.sender?.stop()
+        retire(key, e)
         e = undefined
       }
       if (!e) {
@@ -249,7 +265,7 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
       // With several trackers, one may not know a peer yet: only a peer no tracker lists is gone.
       if ([...views.values()].some((v) => v.some((p) => markKey(p) === key && !gone(p.status)))) continue
       entries.delete(key)
-      void e.sender?.stop()
+      retire(key, e)
       log.info({ peer: key }, 'peer no longer in the group; sync sender stopped')
     }
   }
@@ -281,7 +297,7 @@ export function startSyncSenders(deps: SyncSenderDeps): SyncSenders {
       stopped = true
       clearInterval(nagTimer)
       if (retry) clearTimeout(retry)
-      await Promise.all([...entries.values()].map((e) => e.sender?.stop()))
+      await Promise.all([...entries.values()].map((e) => e.sender?.stop()).concat([...stopping.values()]))
       entries.clear()
     },
   }
