@@ -65,6 +65,11 @@ export interface StorageConfig {
    * what the storages can take).
    */
   uploadSyncBacklogMax: number
+  /**
+   * `sync_max_threads` (default `auto` = 2 × store_path_count, as in V6.15+): connections a
+   * backlog of large files is spread over, per peer. Small records (and a quiet sender) use one.
+   */
+  syncMaxThreads: number
   /** `http.server_port` present: serve HTTP downloads on httpPort (bind_addr). */
   httpEnabled: boolean
   /** http.anti_steal.check_token = true: require token+ts (secret_key, token_ttl seconds); absent = no check. */
@@ -102,6 +107,8 @@ export function storageConfigFrom(c: ConfFile): StorageConfig {
   const useStorageId = c.bool('use_storage_id', false)
   const storageIdsFile = c.path('storage_ids_filename', 'storage_ids.conf')
   const bindAddr = c.str('bind_addr', '')
+  const syncThreads = c.str('sync_max_threads', 'auto').trim().toLowerCase()
+  const syncMaxThreads = syncThreads === 'auto' || syncThreads === '' ? 2 * count : c.int('sync_max_threads', 1, { min: 1, max: 64 })
   return {
     confFile: c.file,
     groupName,
@@ -129,6 +136,7 @@ export function storageConfigFrom(c: ConfFile): StorageConfig {
     uploadMinCopies: c.int('upload_min_copies', 1, { min: 1, max: 32 }),
     uploadCopiesTimeoutMs: c.seconds('upload_copies_timeout', 10) * 1000,
     uploadSyncBacklogMax: c.int('upload_sync_backlog_max', 1024, { min: 0, max: 1_000_000 }),
+    syncMaxThreads,
     antiSteal: c.bool('http.anti_steal.check_token', false)
       ? { secret: c.str('http.anti_steal.secret_key', '') ?? '', ttlSec: c.seconds('http.anti_steal.token_ttl', 900) }
       : undefined,

@@ -104,6 +104,7 @@ export async function startStorage(cfg: StorageConfig): Promise<RunningStorage> 
     },
     stat: (r) => statRemote(store, r),
     heartbeatMs: cfg.heartBeatInterval * 1000,
+    syncLanes: cfg.syncMaxThreads,
     networkTimeoutMs: cfg.networkTimeout * 1000,
     localAddress: cfg.bindAddr && cfg.bindAddr !== '0.0.0.0' ? cfg.bindAddr : undefined,
   }

@@ -17,19 +17,15 @@
  * does not block later records; the saved cursor never passes a parked record,
  * so a restart re-sends from there (duplicates are answered with EEXIST).
  */
-import net from 'node:net'
 import { comparePos, type BinlogCursor, type BinlogPosition } from '../../../engine/binlog/binlog.js'
-import type { ReadHandle } from '../../../engine/blob/blob-store.js'
 import type { PeerAddress, SenderHooks, SenderStatus, SyncSource } from './sender-types.js'
-import { writeWithBody } from './socket-write.js'
 import { AckWaiters } from './ack-waiters.js'
 import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, STORAGE_CMD } from '../protocol/constants.js'
-import { encodeHeader, readLong } from '../protocol/header.js'
-import { SocketReader } from '../../../server/socket-reader.js'
-import { leanConnect } from '../../../server/lean-socket.js'
+import { encodeHeader } from '../protocol/header.js'
 import { isSourceOp, parseRecord, type BinlogRecord } from './binlog-record.js'
-import { reportServerId, syncDelete, syncFileHead, syncFileHeadLength, syncRangeHead, syncTruncate, syncTwoNames, writeSyncFileHead } from './sync-codec.js'
+import { SKIPPED, SyncLane } from './sync-lane.js'
+import { syncDelete, syncFileHead, syncFileHeadLength, syncRangeHead, syncTruncate, syncTwoNames, writeSyncFileHead } from './sync-codec.js'
 
 const log = logger('fastdfs.sync')
 
@@ -42,6 +38,13 @@ const PARK_MAX_MS = 5 * 60_000
 /** Records in flight on one connection. */
 const WINDOW = 32
 /**
+ * Large files (those not read whole at once) pending on one lane. Why 4: enough to keep the lane
+ * busy between replies, few enough that lanes stay within a few files of each other in binlog
+ * order, so the timestamp the peer reports as synced does not run ahead of what it holds by more
+ * than a moment.
+ */
+const LARGE_WINDOW = 4
+/**
  * Minimum spacing of small batches (see pump). Why 5 ms: the lag budget is
  * p50 < 50 ms / p99 < 200 ms, and at thousands of uploads a second 5 ms
  * gathers tens of records per batch.
@@ -52,9 +55,13 @@ const SAVE_EVERY_MS = 500
 
 export class PeerSender {
   private stopped = false
-  private sock?: net.Socket
-  private reader?: SocketReader
-  private connected = false
+  /** Open connections to the peer; lanes[0] exists while connected and carries everything but large files. */
+  private lanes: SyncLane[] = []
+  /** How many lanes a backlog may use (sync_max_threads). */
+  private readonly laneCount: number
+  /** An extra lane could not be opened: no more tries until the next reconnect. */
+  private laneFailed = false
+  private lanesOpened = 0
   private cursor!: BinlogCursor
   private acked!: BinlogPosition
   private lastSaved = 0
@@ -89,7 +96,9 @@ export class PeerSender {
      */
     private syncOld?: { until: number },
     private readonly hooks: SenderHooks = {},
-  ) {}
+  ) {
+    this.laneCount = Math.max(1, src.syncLanes ?? 1)
+  }
 
   start(): void {
     this.loop = this.run().catch((e) => log.error({ err: e, peer: this.peer.id }, 'sync sender stopped by error'))
@@ -122,7 +131,7 @@ export class PeerSender {
     this.ackWaiters.cancelAll()
     this.stopWake?.()
     this.wake?.()
-    this.sock?.destroy()
+    for (const l of this.lanes) l.sock?.destroy()
     await this.loop
   }
 
@@ -130,13 +139,15 @@ export class PeerSender {
     const pos = this.acked ?? { index: 0, offset: 0 }
     return {
       peer: this.peer.id,
-      connected: this.connected,
+      connected: !!this.lanes[0]?.connected,
       position: pos,
       behindBytes: this.src.binlog.bytesAfter(pos),
       behindRecords: this.behindRecords(),
       lastSyncedTimestamp: this.lastTs,
       parked: this.parked.length,
       sentRecords: this.sent,
+      connections: this.lanes.filter((l) => l.connected).length,
+      connectionsOpened: this.lanesOpened,
     }
   }
 
@@ -187,8 +198,7 @@ export class PeerSender {
         if (this.stopped) break
         log.warn({ peer: this.peer.id, err: (e as Error).message }, 'sync connection failed; will retry')
       } finally {
-        this.connected = false
-        this.sock?.destroy()
+        await this.closeLanes()
       }
       if (this.stopped) break
       await this.sleep(backoff)
@@ -212,38 +222,13 @@ export class PeerSender {
   }
 
   private async connect(): Promise<void> {
-    const sock = leanConnect({ host: this.peer.host, port: this.peer.port, noDelay: true, localAddress: this.src.localAddress })
-    this.sock = sock
-    await new Promise<void>((resolve, reject) => {
-      // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.
-      const t = setTimeout(() => reject(new Error('connect timeout')), 5_000)
-      sock.once('connect', () => {
-        clearTimeout(t)
-        resolve()
-      })
-      sock.once('error', (e) => {
-        clearTimeout(t)
-        reject(e)
-      })
-    })
-    sock.on('error', () => {})
-    this.reader = new SocketReader(sock)
-    sock.write(reportServerId(this.src.myId))
-    const st = await this.readReply()
-    if (st !== 0) throw new Error(`peer refused REPORT_SERVER_ID with status ${st}`)
-    this.connected = true
-    log.info({ peer: this.peer.id, syncOld: this.syncOld && !this.syncOldDone ? this.syncOld.until : undefined }, 'sync connection up')
+    const lane = new SyncLane(this.src, this.peer, 0)
+    this.lanes = [lane]
+    this.laneFailed = false
+    await lane.open()
+    this.lanesOpened++
+    log.info({ peer: this.peer.id, lanes: this.laneCount, syncOld: this.syncOld && !this.syncOldDone ? this.syncOld.until : undefined }, 'sync connection up')
     this.hooks.onConnected?.()
-  }
-
-  /** Read one reply header (+ discard any body: V6.16.1 echoes a body on SYNC_RENAME). */
-  private async readReply(): Promise<number> {
-    // Synchronous when the reply is already buffered (pipelined replies arrive several per read).
-    const h = this.reader!.tryRead(10) ?? (await this.reader!.read(10))
-    const len = readLong(h, 0)
-    if (len < 0 || len > 1 << 20) throw new Error(`bad reply length ${len}`)
-    if (len > 0) await this.reader!.skip(len)
-    return h[9]
   }
 
   private wanted(r: BinlogRecord): boolean {
@@ -254,18 +239,15 @@ export class PeerSender {
     return !!this.syncOld && !this.syncOldDone && r.timestamp <= this.syncOld.until
   }
 
-  /** Send records until the connection fails or we are stopped. */
+  /** Send records until a lane fails or we are stopped. */
   private async pump(): Promise<void> {
     let readPos: BinlogPosition = { ...this.acked }
     let idleSince = Date.now()
-    this.inflight = []
-    this.broken = undefined
-    this.corked = false
-    const replies = this.replyLoop()
+    const main = this.lanes[0]
     try {
       let lastBatch = { at: 0, size: 0 }
       while (!this.stopped) {
-        if (this.broken) throw this.broken
+        this.throwIfBroken()
         await this.retryParked()
         // Pacing under a steady upload stream: after a small batch, let records gather for the rest
         // of PACE_MS before the next one. Bigger batches mean fewer syscalls and wakeups on both
@@ -275,9 +257,11 @@ export class PeerSender {
         if (wait > 0) await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$])
         const { records, next } = await this.src.binlog.read(readPos, WINDOW * 4)
         if (!records.length) {
-          if (this.busy && !this.parked.length && !this.inflight.length) {
+          if (this.busy && !this.parked.length) {
             // Caught up: everything up to the end of the binlog is on the peer.
             this.busy = false
+            // The extra lanes are for backlogs; an idle sender keeps only its first connection.
+            await this.closeExtraLanes()
             const justDone = !!this.syncOld && !this.syncOldDone
             this.syncOldDone = !!this.syncOld
             // Rate-limited like every other save (a crash re-sends at most SAVE_EVERY_MS of records,
@@ -288,8 +272,8 @@ export class PeerSender {
           }
           await this.saveCursor(false)
           if (Date.now() - idleSince >= this.src.heartbeatMs) {
-            const st = await this.request(async () => ({ head: encodeHeader(0, COMMON_CMD.ACTIVE_TEST) }))
-            if (st !== 0) throw this.broken ?? new Error(`ACTIVE_TEST status ${st}`)
+            const st = await main.request(async () => ({ head: encodeHeader(0, COMMON_CMD.ACTIVE_TEST) }))
+            if (st !== 0) throw main.broken ?? new Error(`ACTIVE_TEST status ${st}`)
             idleSince = Date.now()
           }
           await Promise.race([this.src.binlog.waitForAppend(readPos, Math.min(this.src.heartbeatMs, this.nextParkDue())), this.stopped$])
@@ -299,7 +283,13 @@ export class PeerSender {
         this.busy = true
         // read() returns records of one file; they start at readPos unless it moved to the next file.
         let off = next.index === readPos.index ? readPos.offset : 0
-        const settled: Array<Promise<void>> = []
+        let settled: Array<Promise<void>> = []
+        /**
+         * The lane each file of this batch went to: every later record of the same file takes the
+         * same lane, so the peer sees one file's records in binlog order. Batches never overlap
+         * (the next starts once this one settled), so the map lives for one batch.
+         */
+        const laneOf = new Map<string, SyncLane>()
         for (const line of records) {
           off += Buffer.byteLength(line) + 1
           const end = { index: next.index, offset: off }
@@ -309,16 +299,52 @@ export class PeerSender {
             continue
           }
           if (!this.wanted(rec)) continue
-          if (this.inflight.length >= WINDOW) this.flushQueued()
-          while (this.inflight.length >= WINDOW && !this.broken) await new Promise<void>((r) => (this.slotWake = r))
-          if (this.broken) throw this.broken
-          this.corkOnce()
-          settled.push(this.send(rec, end))
+          const op = rec.op.toUpperCase()
+          if (op === 'L' || op === 'R') {
+            // Two names, possibly on two lanes: let everything before it land first, then send it
+            // on the first lane (links and renames are rare; order matters more than speed here).
+            this.flushAll()
+            await Promise.all(settled)
+            settled = []
+            laneOf.clear()
+          }
+          // A small create is read now (one buffer with its head); anything else is built when its turn comes.
+          let small: Buffer | undefined
+          let large = false
+          if (op === 'C' && this.src.readNow) {
+            let got: { framed: Buffer; size: number } | undefined | null
+            try {
+              got = this.src.readNow(rec.filename, syncFileHeadLength(rec.filename))
+            } catch {
+              got = null // the queued path reports it (and parks the record)
+            }
+            if (got === undefined) {
+              this.noteSynced(rec) // gone since: nothing to send
+              continue
+            }
+            if (got) {
+              writeSyncFileHead(got.framed, STORAGE_CMD.SYNC_CREATE_FILE, this.src.group, rec.filename, got.size, rec.timestamp)
+              small = got.framed
+            } else large = true
+          } else if (op === 'U') large = true
+          let lane = laneOf.get(rec.filename)
+          if (!lane) {
+            lane = large ? await this.pickLane() : main
+            laneOf.set(rec.filename, lane)
+          }
+          // A large record waits for a small window so the lanes stay close in binlog order (what
+          // the peer reports to the tracker as synced must not run far ahead of what it holds).
+          const limit = large ? LARGE_WINDOW : WINDOW
+          if (lane.outstanding >= limit) lane.flushQueued()
+          while (lane.outstanding >= limit && !lane.broken) await lane.settled()
+          this.throwIfBroken()
+          lane.corkOnce()
+          settled.push(this.send(rec, end, lane, small))
         }
-        this.flushQueued()
+        this.flushAll()
         lastBatch = { at: Date.now(), size: settled.length }
         await Promise.all(settled)
-        if (this.broken) throw this.broken
+        this.throwIfBroken()
         readPos = next
         this.acked = next
         this.ackedRecords += records.length
@@ -326,123 +352,53 @@ export class PeerSender {
         await this.saveCursor(false)
       }
     } finally {
-      this.connected = false
-      this.sock?.destroy()
-      this.inflightWake?.()
-      await replies
+      await this.closeLanes()
     }
   }
 
+  private flushAll(): void {
+    for (const l of this.lanes) if (l.connected) l.flushQueued()
+  }
+
+  private throwIfBroken(): void {
+    for (const l of this.lanes) if (l.broken) throw l.broken
+  }
+
   /**
-   * Write coalescing: the requests of one batch of binlog records are written
-   * while the socket is corked and go out in one writev when the chained
-   * writes reach the uncork step (`flushQueued`), instead of a syscall (and a
-   * peer wakeup) per record. Large bodies uncork first (they stream with
-   * backpressure, and 'drain' never comes while corked).
+   * The lane for a large record: the open lane with the fewest requests pending, opening another
+   * one (up to `lanes`) when every open lane is busy. A lane that cannot be opened is not retried
+   * before the next reconnect; its records go to the open ones.
    */
-  private corked = false
-
-  private corkOnce(): void {
-    if (this.corked || !this.sock) return
-    this.sock.cork()
-    this.corked = true
-  }
-
-  private uncorkNow(): void {
-    if (!this.corked) return
-    this.corked = false
-    this.sock?.uncork()
-  }
-
-  /** Uncork once every write queued so far has been issued. */
-  private flushQueued(): void {
-    this.chain = this.chain.then(() => this.uncorkNow())
-  }
-
-  private inflight: Array<(status: number) => void> = []
-  private inflightWake?: () => void
-  /** Wakes the pump waiting for a free slot in the window (a reply came, or the connection broke). */
-  private slotWake?: () => void
-  private broken?: Error
-  private chain: Promise<void> = Promise.resolve()
-  /** Requests queued on `chain` whose writes have not all been issued yet (transmitNow writes only at 0). */
-  private queued = 0
-
-  /** Replies come back in request order; this loop settles them. On failure every pending request gets -1. */
-  private async replyLoop(): Promise<void> {
+  private async pickLane(): Promise<SyncLane> {
+    let best = this.lanes[0]
+    for (const l of this.lanes) if (l.connected && l.outstanding < best.outstanding) best = l
+    if (best.outstanding === 0 || this.lanes.length >= this.laneCount || this.laneFailed) return best
+    const lane = new SyncLane(this.src, this.peer, this.lanes.length)
+    this.lanes.push(lane)
     try {
-      for (;;) {
-        while (!this.inflight.length) {
-          if (this.stopped || !this.connected) return
-          await new Promise<void>((r) => (this.inflightWake = r))
-          this.inflightWake = undefined
-        }
-        const st = await this.readReply()
-        this.inflight.shift()!(st)
-        this.slotWake?.()
-      }
+      await lane.open()
+      this.lanesOpened++
+      return lane
     } catch (e) {
-      this.broken = e as Error
-    } finally {
-      this.broken ??= new Error('sync connection closed')
-      for (const r of this.inflight.splice(0)) r(-1)
-      this.slotWake?.()
+      log.warn({ peer: this.peer.id, lane: lane.index, err: (e as Error).message }, 'cannot open another sync connection; going on with fewer')
+      this.laneFailed = true
+      this.lanes.pop()
+      await lane.close()
+      return best
     }
   }
 
-  /**
-   * Queue one request. Writes are serialised on `chain` so each request's bytes
-   * are contiguous on the socket and replies match the inflight order. `build`
-   * returns undefined to skip (the source file vanished). Resolves with the
-   * reply status, SKIPPED, or -1 when the connection failed.
-   */
-  private request(build: () => Promise<{ head: Buffer; body?: ReadHandle } | undefined>): Promise<number> {
-    let result: Promise<number> = Promise.resolve(-1)
-    this.queued++
-    const step = this.chain.then(async () => {
-      if (this.broken || !this.sock) return
-      let req
-      try {
-        req = await build()
-      } catch (e) {
-        // A local failure (bad name in the binlog, I/O error) is this record's problem, not the connection's: park it.
-        log.warn({ peer: this.peer.id, err: (e as Error).message }, 'cannot build sync request')
-        result = Promise.resolve(ERRNO.EIO)
-        return
-      }
-      if (!req) {
-        result = Promise.resolve(SKIPPED)
-        return
-      }
-      result = new Promise<number>((resolve) => this.inflight.push(resolve))
-      this.inflightWake?.()
-      try {
-        if (req.body?.buffer) {
-          this.sock.write(req.head)
-          this.sock.write(req.body.buffer)
-        } else if (req.body) {
-          this.uncorkNow()
-          // Why network_timeout (60 s by default): the same "no progress for this long" rule the
-          // storage applies to client transfers; a peer that stops reading releases the send.
-          await writeWithBody(this.sock, req.head, req.body, this.src.networkTimeoutMs ?? 60_000)
-        } else this.sock.write(req.head)
-      } catch (e) {
-        req.body?.stream.destroy()
-        this.broken ??= e as Error
-        this.sock.destroy()
-      }
-    })
-    const left = () => {
-      this.queued--
-    }
-    step.then(left, left)
-    this.chain = step.catch(() => {})
-    return step.then(
-      () => result,
-      () => -1,
-    )
+  private async closeExtraLanes(): Promise<void> {
+    const extra = this.lanes.splice(1)
+    await Promise.all(extra.map((l) => l.close()))
+    this.laneFailed = false
   }
 
+  private async closeLanes(): Promise<void> {
+    const all = this.lanes.splice(0)
+    await Promise.all(all.map((l) => l.close()))
+    this.laneFailed = false
+  }
   private nextParkDue(): number {
     if (!this.parked.length) return this.src.heartbeatMs
     return Math.max(5, Math.min(...this.parked.map((p) => p.nextTry)) - Date.now())
@@ -452,17 +408,17 @@ export class PeerSender {
    * Send one record; resolves once the peer answered and the outcome is
    * recorded (ok, fallback done, or parked). Rejects only on connection loss.
    */
-  private async send(rec: BinlogRecord, end: BinlogPosition): Promise<void> {
-    const status = await this.transmit(rec, false)
-    if (status < 0) throw this.broken ?? new Error('connection lost')
+  private async send(rec: BinlogRecord, end: BinlogPosition, lane: SyncLane, small?: Buffer): Promise<void> {
+    const status = await this.transmit(rec, false, lane, small)
+    if (status < 0) throw lane.broken ?? new Error('connection lost')
     if (this.accepted(rec, status)) {
       this.noteSynced(rec)
       return
     }
     if (status === ERRNO.ENOENT && /[AMTRL]/i.test(rec.op)) {
       // The peer lacks the base file: ship the whole current file instead.
-      const st2 = await this.transmit(rec, true)
-      if (st2 < 0) throw this.broken ?? new Error('connection lost')
+      const st2 = await this.transmit(rec, true, lane)
+      if (st2 < 0) throw lane.broken ?? new Error('connection lost')
       if (st2 === 0 || st2 === ERRNO.EEXIST || st2 === SKIPPED) {
         this.noteSynced(rec)
         return
@@ -500,8 +456,9 @@ export class PeerSender {
     for (const p of [...this.parked]) {
       if (p.nextTry > now) continue
       // From the second retry on, a failing append/modify/truncate ships the whole file instead.
-      const st = await this.transmit(p.rec, p.tries > 1 && /[AMT]/i.test(p.rec.op))
-      if (st < 0) throw this.broken ?? new Error('connection lost')
+      const main = this.lanes[0]
+      const st = await this.transmit(p.rec, p.tries > 1 && /[AMT]/i.test(p.rec.op), main)
+      if (st < 0) throw main.broken ?? new Error('connection lost')
       if (this.accepted(p.rec, st)) {
         this.parked.splice(this.parked.indexOf(p), 1)
         this.noteSynced(p.rec)
@@ -510,40 +467,15 @@ export class PeerSender {
   }
 
   /**
-   * A create whose file is small, sent synchronously: the file is read straight into the buffer
-   * that carries the request head (SyncSource.readNow) and written at once, with no step on
-   * `chain`, no ReadHandle and no async open. Why: under thousands of small uploads a second the
-   * promise chain, the open and the head's own buffer were most of the sender's CPU per record.
-   * Only while nothing is queued on `chain` (else this write would overtake queued ones);
-   * undefined when it does not apply, and the caller takes the queued path.
+   * Queue the request for `rec` on `lane`; `whole` forces a full-file SYNC_UPDATE. `small`: the
+   * request already read (a small create, head and file in one buffer), written at once when
+   * nothing is queued before it.
    */
-  private transmitNow(rec: BinlogRecord): Promise<number> | undefined {
-    if (this.queued !== 0 || this.broken || !this.sock || !this.src.readNow) return undefined
-    const headroom = syncFileHeadLength(rec.filename)
-    let got: { framed: Buffer; size: number } | undefined | null
-    try {
-      got = this.src.readNow(rec.filename, headroom)
-    } catch {
-      return undefined // the queued path reports it (and parks the record)
-    }
-    if (got === null) return undefined
-    if (got === undefined) return Promise.resolve(SKIPPED)
-    writeSyncFileHead(got.framed, STORAGE_CMD.SYNC_CREATE_FILE, this.src.group, rec.filename, got.size, rec.timestamp)
-    const result = new Promise<number>((resolve) => this.inflight.push(resolve))
-    this.inflightWake?.()
-    this.sock.write(got.framed)
-    return result
-  }
-
-  /** Build and queue the request for `rec`; `whole` forces a full-file SYNC_UPDATE. */
-  private transmit(rec: BinlogRecord, whole: boolean): Promise<number> {
+  private transmit(rec: BinlogRecord, whole: boolean, lane: SyncLane, small?: Buffer): Promise<number> {
+    if (small) return lane.writeNow(small) ?? lane.request(async () => ({ head: small }))
     const g = this.src.group
     const op = rec.op.toUpperCase()
-    if (op === 'C' && !whole) {
-      const now = this.transmitNow(rec)
-      if (now) return now
-    }
-    return this.request(async () => {
+    return lane.request(async () => {
       if (whole || op === 'C' || op === 'U') {
         const body = await this.src.open(rec.filename)
         if (!body) return undefined
@@ -602,8 +534,6 @@ export class PeerSender {
   }
 }
 
-/** Status value meaning "nothing to send: the source file is gone". */
-const SKIPPED = 1000
 
 
 export { STORAGE_CMD }

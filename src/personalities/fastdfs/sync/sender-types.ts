@@ -22,6 +22,11 @@ export interface SyncSource {
    * Absent member = always use `open`.
    */
   readNow?(remote: string, headroom: number): { framed: Buffer; size: number } | undefined | null
+  /**
+   * Connections a backlog of large files may be spread over (storage.conf `sync_max_threads`;
+   * absent = 1). Small records always share the first one.
+   */
+  syncLanes?: number
   /** Idle keepalive interval (heart_beat_interval). */
   heartbeatMs: number
   /** How long a send may make no progress before the connection is dropped (network_timeout); absent = 60 s. */
@@ -59,4 +64,8 @@ export interface SenderStatus {
   lastSyncedTimestamp: number
   parked: number
   sentRecords: number
+  /** Sync connections open to the peer now (0 while down; more than 1 while a backlog of large files is spread). */
+  connections: number
+  /** Sync connections opened to the peer since start (every reconnect and extra lane counts). */
+  connectionsOpened: number
 }

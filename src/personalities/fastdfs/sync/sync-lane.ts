@@ -1,0 +1,244 @@
+/**
+ * One sync connection to a peer storage: REPORT_SERVER_ID on connect, then
+ * pipelined storage-to-storage requests whose replies come back in request
+ * order. A PeerSender (peer-sender.ts) drives one or more lanes to the same
+ * peer (`sync_max_threads`, as the C storage's sync thread pool since V6.15):
+ * it decides which record goes on which lane; a lane only writes requests and
+ * matches replies.
+ *
+ * Failure model: a lane that fails (I/O error, bad reply, peer closed) is
+ * `broken`; every request pending on it settles with -1 and the sender tears
+ * down all its lanes and reconnects. Absent socket = not open.
+ */
+import type net from 'node:net'
+import type { ReadHandle } from '../../../engine/blob/blob-store.js'
+import { SocketReader } from '../../../server/socket-reader.js'
+import { leanConnect } from '../../../server/lean-socket.js'
+import { readLong } from '../protocol/header.js'
+import { ERRNO } from '../protocol/constants.js'
+import { reportServerId } from './sync-codec.js'
+import { writeWithBody } from './socket-write.js'
+import type { PeerAddress, SyncSource } from './sender-types.js'
+import { logger } from '../../../log.js'
+
+const log = logger('fastdfs.sync')
+
+/** Status value meaning "nothing to send: the source file is gone". */
+export const SKIPPED = 1000
+
+/** A built request: a head, and the body to stream after it (absent = the head is the whole request). */
+export type SyncRequest = { head: Buffer; body?: ReadHandle }
+
+export class SyncLane {
+  sock?: net.Socket
+  private reader?: SocketReader
+  connected = false
+  /** Why the lane failed; set once, then every pending and later request settles with -1. */
+  broken?: Error
+  private inflight: Array<(status: number) => void> = []
+  private inflightWake?: () => void
+  private chain: Promise<void> = Promise.resolve()
+  /** Requests queued on `chain` whose writes have not all been issued yet (writeNow writes only at 0). */
+  queued = 0
+  /** Requests submitted and not settled yet (the sender's window and lane choice count these). */
+  outstanding = 0
+  private settleWake?: () => void
+  private corked = false
+  private replies?: Promise<void>
+
+  constructor(
+    private readonly src: SyncSource,
+    private readonly peer: PeerAddress,
+    readonly index: number,
+  ) {}
+
+  /** Connect, announce ourselves and start matching replies. Rejects when the peer is down or refuses us. */
+  async open(): Promise<void> {
+    const sock = leanConnect({ host: this.peer.host, port: this.peer.port, noDelay: true, localAddress: this.src.localAddress })
+    this.sock = sock
+    this.broken = undefined
+    this.inflight = []
+    this.chain = Promise.resolve()
+    this.queued = 0
+    this.outstanding = 0
+    this.corked = false
+    await new Promise<void>((resolve, reject) => {
+      // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.
+      const t = setTimeout(() => reject(new Error('connect timeout')), 5_000)
+      sock.once('connect', () => {
+        clearTimeout(t)
+        resolve()
+      })
+      sock.once('error', (e) => {
+        clearTimeout(t)
+        reject(e)
+      })
+    })
+    sock.on('error', () => {})
+    this.reader = new SocketReader(sock)
+    sock.write(reportServerId(this.src.myId))
+    const st = await this.readReply()
+    if (st !== 0) throw new Error(`peer refused REPORT_SERVER_ID with status ${st}`)
+    this.connected = true
+    this.replies = this.replyLoop()
+    log.debug({ peer: this.peer.id, lane: this.index }, 'sync lane up')
+  }
+
+  /** Drop the connection and wait until every pending request has settled. */
+  async close(): Promise<void> {
+    this.connected = false
+    this.sock?.destroy()
+    this.inflightWake?.()
+    await this.replies
+    this.replies = undefined
+    this.sock = undefined
+  }
+
+  /** Wakes when some request of this lane settles (or the lane breaks). */
+  settled(): Promise<void> {
+    return new Promise<void>((r) => (this.settleWake = r))
+  }
+
+  private track(p: Promise<number>): Promise<number> {
+    this.outstanding++
+    const done = (): void => {
+      this.outstanding--
+      const w = this.settleWake
+      this.settleWake = undefined
+      w?.()
+    }
+    p.then(done, done)
+    return p
+  }
+
+  /** Read one reply header (+ discard any body: V6.16.1 echoes a body on SYNC_RENAME). */
+  private async readReply(): Promise<number> {
+    // Synchronous when the reply is already buffered (pipelined replies arrive several per read).
+    const h = this.reader!.tryRead(10) ?? (await this.reader!.read(10))
+    const len = readLong(h, 0)
+    if (len < 0 || len > 1 << 20) throw new Error(`bad reply length ${len}`)
+    if (len > 0) await this.reader!.skip(len)
+    return h[9]
+  }
+
+  /** Replies come back in request order; this loop settles them. On failure every pending request gets -1. */
+  private async replyLoop(): Promise<void> {
+    try {
+      for (;;) {
+        while (!this.inflight.length) {
+          if (!this.connected) return
+          await new Promise<void>((r) => (this.inflightWake = r))
+          this.inflightWake = undefined
+        }
+        const st = await this.readReply()
+        this.inflight.shift()!(st)
+      }
+    } catch (e) {
+      this.broken = e as Error
+    } finally {
+      this.broken ??= new Error('sync connection closed')
+      this.connected = false
+      for (const r of this.inflight.splice(0)) r(-1)
+      const w = this.settleWake
+      this.settleWake = undefined
+      w?.()
+    }
+  }
+
+  /**
+   * Write coalescing: the requests of one batch of binlog records are written
+   * while the socket is corked and go out in one writev when the chained
+   * writes reach the uncork step (`flushQueued`), instead of a syscall (and a
+   * peer wakeup) per record. Large bodies uncork first (they stream with
+   * backpressure, and 'drain' never comes while corked).
+   */
+  corkOnce(): void {
+    if (this.corked || !this.sock) return
+    this.sock.cork()
+    this.corked = true
+  }
+
+  private uncorkNow(): void {
+    if (!this.corked) return
+    this.corked = false
+    this.sock?.uncork()
+  }
+
+  /** Uncork once every write queued so far has been issued. */
+  flushQueued(): void {
+    this.chain = this.chain.then(() => this.uncorkNow())
+  }
+
+  /**
+   * A request whose bytes are ready (`framed`: head and body in one buffer), written at once.
+   * Only while nothing is queued on `chain` (else it would overtake queued writes); undefined
+   * when that does not hold, and the caller queues it with `request`.
+   */
+  writeNow(framed: Buffer): Promise<number> | undefined {
+    if (this.queued !== 0 || this.broken || !this.sock) return undefined
+    const result = new Promise<number>((resolve) => this.inflight.push(resolve))
+    this.inflightWake?.()
+    this.sock.write(framed)
+    return this.track(result)
+  }
+
+  /**
+   * Queue one request. Writes are serialised on `chain` so each request's bytes
+   * are contiguous on the socket and replies match the inflight order. `build`
+   * returns undefined to skip (the source file vanished). Resolves with the
+   * reply status, SKIPPED, EIO when the request could not be built, or -1 when
+   * the connection failed.
+   */
+  request(build: () => Promise<SyncRequest | undefined>): Promise<number> {
+    let result: Promise<number> = Promise.resolve(-1)
+    this.queued++
+    const step = this.chain.then(async () => {
+      if (this.broken || !this.sock) return
+      let req
+      try {
+        req = await build()
+      } catch (e) {
+        // A local failure (bad name in the binlog, I/O error) is this record's problem, not the connection's: park it.
+        log.warn({ peer: this.peer.id, err: (e as Error).message }, 'cannot build sync request')
+        result = Promise.resolve(ERRNO.EIO)
+        return
+      }
+      if (!req) {
+        result = Promise.resolve(SKIPPED)
+        return
+      }
+      if (this.broken || !this.sock) {
+        req.body?.stream.destroy()
+        return
+      }
+      result = new Promise<number>((resolve) => this.inflight.push(resolve))
+      this.inflightWake?.()
+      try {
+        if (req.body?.buffer) {
+          this.sock.write(req.head)
+          this.sock.write(req.body.buffer)
+        } else if (req.body) {
+          this.uncorkNow()
+          // Why network_timeout (60 s by default): the same "no progress for this long" rule the
+          // storage applies to client transfers; a peer that stops reading releases the send.
+          await writeWithBody(this.sock, req.head, req.body, this.src.networkTimeoutMs ?? 60_000)
+        } else this.sock.write(req.head)
+      } catch (e) {
+        req.body?.stream.destroy()
+        this.broken ??= e as Error
+        this.sock.destroy()
+      }
+    })
+    const left = (): void => {
+      this.queued--
+    }
+    step.then(left, left)
+    this.chain = step.catch(() => {})
+    return this.track(
+      step.then(
+        () => result,
+        () => -1,
+      ),
+    )
+  }
+}
