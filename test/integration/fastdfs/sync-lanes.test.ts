@@ -9,14 +9,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Binlog } from '../../../src/engine/binlog/binlog.js'
-import { LARGE, LocalBlobStore } from '../../../src/engine/blob/local-blob-store.js'
-import { crc32 } from '../../../src/engine/crc32.js'
 import { encodeFileName } from '../../../src/personalities/fastdfs/file-id.js'
 import { PeerSender } from '../../../src/personalities/fastdfs/sync/peer-sender.js'
-import type { SyncSource } from '../../../src/personalities/fastdfs/sync/sender-types.js'
 import { startTestStorage, type TestStorage } from '../../helpers/fdfs-raw.js'
-import { tmpDir } from '../../helpers/proc.js'
+import { drainSender, senderScenario, type Made } from '../../helpers/sync-sender-fixture.js'
 
 let peer: TestStorage
 beforeAll(async () => {
@@ -26,53 +22,11 @@ afterAll(async () => {
   await peer?.destroy()
 })
 
-type Made = { remote: string; data: Buffer }
-
-async function scenario(tag: string, lanes: number) {
-  const store = await LocalBlobStore.open({ root: tmpDir(`lanes-src-${tag}`) })
-  const bl = await Binlog.open({ dir: tmpDir(`lanes-binlog-${tag}`) })
-  const ts = Math.floor(Date.now() / 1000)
-  const keyOf = (remote: string) => `data/${remote.slice(4)}`
-  let seq = 0
-  const make = async (n: number): Promise<Made> => {
-    const data = Buffer.alloc(n)
-    for (let i = 0; i < n; i += 4096) data.writeUInt32BE((seq * 7919 + i) >>> 0, i)
-    const remote = encodeFileName({ storePathIndex: 0, subHigh: 0, subLow: 0, source: '127.0.0.9', timestamp: ts, size: n + seq++, crc32: crc32(data), ext: 'bin' })
-    await store.put(keyOf(remote), (async function* () {
-      yield data
-    })(), { size: n })
-    return { remote, data }
-  }
-  const src: SyncSource = {
-    group: 'group1',
-    myId: '127.0.0.9',
-    binlog: bl,
-    open: async (remote, range) => store.openRead(keyOf(remote), range).catch(() => undefined),
-    readNow: (remote, headroom) => {
-      const r = store.readSmall(keyOf(remote), undefined, headroom)
-      return r === LARGE ? null : r
-    },
-    stat: async () => undefined,
-    heartbeatMs: 1000,
-    syncLanes: lanes,
-  }
-  return { store, bl, ts, make, src, keyOf }
-}
-
 const onPeer = (remote: string) => path.join(peer.dir, 'store0', 'data', remote.slice(4))
-
-async function drain(sender: PeerSender, records: number, sample: (n: number) => void): Promise<void> {
-  const done = () => sender.status().sentRecords >= records && sender.status().behindRecords === 0
-  for (let i = 0; i < 2000 && !done(); i++) {
-    sample(sender.status().connections)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  expect(sender.status()).toMatchObject({ behindRecords: 0, parked: 0 })
-}
 
 describe('sync sender: several connections per peer', () => {
   it('spreads large files over the lanes, keeps each file in order, and closes the extra lanes when caught up', async () => {
-    const { bl, ts, make, src, store, keyOf } = await scenario('three', 3)
+    const { bl, ts, make, src, store, keyOf } = await senderScenario('three', 3)
     const large: Made[] = []
     const small: Made[] = []
     let records = 0
@@ -115,7 +69,7 @@ describe('sync sender: several connections per peer', () => {
     let most = 0
     try {
       sender.start()
-      await drain(sender, records - 1, (n) => (most = Math.max(most, n)))
+      await drainSender(sender, records - 1, (n) => (most = Math.max(most, n)))
       expect(most, 'connections open at once').toBeGreaterThan(1)
       expect(most).toBeLessThanOrEqual(3)
       expect(sender.status().connectionsOpened).toBeGreaterThan(1)
@@ -133,7 +87,7 @@ describe('sync sender: several connections per peer', () => {
   })
 
   it('uses one connection when sync_max_threads is 1', async () => {
-    const { bl, ts, make, src } = await scenario('one', 1)
+    const { bl, ts, make, src } = await senderScenario('one', 1)
     const files: Made[] = []
     for (let i = 0; i < 10; i++) {
       const f = await make(280_000)
@@ -144,7 +98,7 @@ describe('sync sender: several connections per peer', () => {
     let most = 0
     try {
       sender.start()
-      await drain(sender, files.length, (n) => (most = Math.max(most, n)))
+      await drainSender(sender, files.length, (n) => (most = Math.max(most, n)))
       expect(most).toBe(1)
       expect(sender.status().connectionsOpened).toBe(1)
       for (const f of files) expect(readFileSync(onPeer(f.remote)).equals(f.data), f.remote).toBe(true)

@@ -44,6 +44,8 @@ export class SyncLane {
   outstanding = 0
   private settleWake?: () => void
   private corked = false
+  /** A body is streaming (writeWithBody): the socket must stay uncorked until it is done. */
+  private streaming = false
   private replies?: Promise<void>
 
   constructor(
@@ -62,6 +64,7 @@ export class SyncLane {
     this.queued = 0
     this.outstanding = 0
     this.corked = false
+    this.streaming = false
     await new Promise<void>((resolve, reject) => {
       // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.
       const t = setTimeout(() => reject(new Error('connect timeout')), 5_000)
@@ -150,10 +153,12 @@ export class SyncLane {
    * while the socket is corked and go out in one writev when the chained
    * writes reach the uncork step (`flushQueued`), instead of a syscall (and a
    * peer wakeup) per record. Large bodies uncork first (they stream with
-   * backpressure, and 'drain' never comes while corked).
+   * backpressure, and 'drain' never comes while corked), and no cork is taken
+   * while one streams: a write callback the send waits for (the header
+   * flushed before sendfile) would wait for an uncork queued behind the send.
    */
   corkOnce(): void {
-    if (this.corked || !this.sock) return
+    if (this.corked || this.streaming || !this.sock) return
     this.sock.cork()
     this.corked = true
   }
@@ -219,6 +224,7 @@ export class SyncLane {
           this.sock.write(req.body.buffer)
         } else if (req.body) {
           this.uncorkNow()
+          this.streaming = true
           // Why network_timeout (60 s by default): the same "no progress for this long" rule the
           // storage applies to client transfers; a peer that stops reading releases the send.
           await writeWithBody(this.sock, req.head, req.body, this.src.networkTimeoutMs ?? 60_000)
@@ -227,6 +233,8 @@ export class SyncLane {
         req.body?.stream.destroy()
         this.broken ??= e as Error
         this.sock.destroy()
+      } finally {
+        this.streaming = false
       }
     })
     const left = (): void => {
