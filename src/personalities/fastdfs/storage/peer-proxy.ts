@@ -18,10 +18,10 @@
  */
 import net from 'node:net'
 import { logger } from '../../../log.js'
-import { SocketReader } from '../../../server/socket-reader.js'
-import { leanConnect } from '../../../server/lean-socket.js'
-import { ERRNO, FIELD, HEADER_SIZE, STORAGE_CMD, STORAGE_STATUS as S } from '../protocol/constants.js'
-import { decodeHeader, encodeHeader, putFixed, respHeader } from '../protocol/header.js'
+import type { SocketReader } from '../../../server/socket-reader.js'
+import { connectPeer } from '../sync/peer-connect.js'
+import { ERRNO, HEADER_SIZE, STORAGE_STATUS as S } from '../protocol/constants.js'
+import { decodeHeader, encodeHeader, respHeader } from '../protocol/header.js'
 import type { DecodedFileName } from '../file-id.js'
 import { syncPeerOf } from './handlers-sync.js'
 import { readCandidates } from './holders.js'
@@ -34,7 +34,7 @@ const log = logger('fastdfs.storage.proxy')
 const MAX_IDLE_PER_PEER = 4
 /** Replies up to this size are read whole and sent in one write; larger ones are streamed. */
 const SMALL_REPLY = 64 * 1024
-/** Why 3 s: peers are on the same LAN; a connect that takes longer means that member is down (we ask the next one). */
+/** Why 3 s: peers are on the same LAN; a connect (and its REPORT_SERVER_ID answer) that takes longer means that member is down (we ask the next one). */
 const CONNECT_TIMEOUT_MS = 3000
 
 export interface ProxyDeps {
@@ -167,34 +167,8 @@ export class PeerProxy {
       const c = list.pop()!
       if (!c.sock.destroyed) return { ...c, pooled: true }
     }
-    const sock = leanConnect({ host: p.ip, port: p.port, noDelay: true, localAddress: this.d.localAddress })
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => {
-        sock.destroy()
-        reject(new Error('connect timeout'))
-      }, CONNECT_TIMEOUT_MS)
-      sock.once('connect', () => {
-        clearTimeout(t)
-        resolve()
-      })
-      sock.once('error', (e) => {
-        clearTimeout(t)
-        reject(e)
-      })
-    })
-    sock.on('error', () => {})
+    const { sock, reader } = await connectPeer({ host: p.ip, port: p.port, localAddress: this.d.localAddress, myId: this.d.myId(), timeoutMs: CONNECT_TIMEOUT_MS })
     sock.on('timeout', () => sock.destroy())
-    const reader = new SocketReader(sock)
-    const hello = Buffer.alloc(HEADER_SIZE + FIELD.STORAGE_ID)
-    encodeHeader(FIELD.STORAGE_ID, STORAGE_CMD.REPORT_SERVER_ID).copy(hello)
-    putFixed(hello, HEADER_SIZE, FIELD.STORAGE_ID, this.d.myId())
-    sock.write(hello)
-    const h = decodeHeader(await reader.read(HEADER_SIZE))
-    if (h.length > 0n) await reader.skip(Number(h.length))
-    if (h.status !== 0) {
-      sock.destroy()
-      throw new Error(`peer refused REPORT_SERVER_ID (${h.status})`)
-    }
     return { sock, reader, key, pooled: false }
   }
 

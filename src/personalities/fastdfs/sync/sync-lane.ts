@@ -12,11 +12,10 @@
  */
 import type net from 'node:net'
 import type { ReadHandle } from '../../../engine/blob/blob-store.js'
-import { SocketReader } from '../../../server/socket-reader.js'
-import { leanConnect } from '../../../server/lean-socket.js'
+import type { SocketReader } from '../../../server/socket-reader.js'
 import { readLong } from '../protocol/header.js'
 import { ERRNO } from '../protocol/constants.js'
-import { reportServerId } from './sync-codec.js'
+import { connectPeer } from './peer-connect.js'
 import { writeWithBody } from './socket-write.js'
 import type { PeerAddress, SyncSource } from './sender-types.js'
 import { logger } from '../../../log.js'
@@ -56,8 +55,6 @@ export class SyncLane {
 
   /** Connect, announce ourselves and start matching replies. Rejects when the peer is down or refuses us. */
   async open(): Promise<void> {
-    const sock = leanConnect({ host: this.peer.host, port: this.peer.port, noDelay: true, localAddress: this.src.localAddress })
-    this.sock = sock
     this.broken = undefined
     this.inflight = []
     this.chain = Promise.resolve()
@@ -65,23 +62,10 @@ export class SyncLane {
     this.outstanding = 0
     this.corked = false
     this.streaming = false
-    await new Promise<void>((resolve, reject) => {
-      // Why 5 s: a peer on the same LAN answers a SYN in microseconds; longer means it is down.
-      const t = setTimeout(() => reject(new Error('connect timeout')), 5_000)
-      sock.once('connect', () => {
-        clearTimeout(t)
-        resolve()
-      })
-      sock.once('error', (e) => {
-        clearTimeout(t)
-        reject(e)
-      })
-    })
-    sock.on('error', () => {})
-    this.reader = new SocketReader(sock)
-    sock.write(reportServerId(this.src.myId))
-    const st = await this.readReply()
-    if (st !== 0) throw new Error(`peer refused REPORT_SERVER_ID with status ${st}`)
+    // Why 5 s: a peer on the same LAN answers in microseconds; longer means it is down.
+    const { sock, reader } = await connectPeer({ host: this.peer.host, port: this.peer.port, localAddress: this.src.localAddress, myId: this.src.myId, timeoutMs: 5_000 })
+    this.sock = sock
+    this.reader = reader
     this.connected = true
     this.replies = this.replyLoop()
     log.debug({ peer: this.peer.id, lane: this.index }, 'sync lane up')
