@@ -83,6 +83,15 @@ export const STORAGE_CMD = {
   SYNC_TRUNCATE_FILE: 37,
   REGENERATE_APPENDER_FILENAME: 38,
   SYNC_RENAME_FILE: 40,
+  /**
+   * tandemfs extension (not in FastDFS): "do you take pipelined requests?". Our storages answer
+   * status 0; a real V6.16.1 storage answers EINVAL, logs "unknown cmd: -4" and closes the
+   * connection. Why it matters: the real storage serves one request per connection at a time on
+   * edge-triggered epoll, and a whole request that arrives while it is busy with the previous one
+   * is never read (the connection hangs), so a sync sender may pipeline only to our storages.
+   * Sent on a connection of its own, once per sync (re)connect (peer-sender.ts).
+   */
+  TANDEM_PIPELINE_PROBE: 252,
 } as const
 
 export const COMMON_CMD = {

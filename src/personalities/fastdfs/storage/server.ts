@@ -324,6 +324,7 @@ async function dispatch(o: StorageServerOptions, req: Request): Promise<void> {
     case C.QUERY_FILE_INFO:
       return handleQueryInfo(ctx, req)
     case COMMON_CMD.ACTIVE_TEST:
+    case C.TANDEM_PIPELINE_PROBE:
       await req.read(req.left)
       return req.ok()
     default: {

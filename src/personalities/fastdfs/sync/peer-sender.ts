@@ -22,7 +22,9 @@ import type { PeerAddress, SenderHooks, SenderStatus, SyncSource } from './sende
 import { AckWaiters } from './ack-waiters.js'
 import { logger } from '../../../log.js'
 import { COMMON_CMD, ERRNO, STORAGE_CMD } from '../protocol/constants.js'
-import { encodeHeader } from '../protocol/header.js'
+import { encodeHeader, readLong } from '../protocol/header.js'
+import type net from 'node:net'
+import { connectPeer } from './peer-connect.js'
 import { isSourceOp, parseRecord, type BinlogRecord } from './binlog-record.js'
 import { SKIPPED, SyncLane } from './sync-lane.js'
 import { syncDelete, syncFileHead, syncFileHeadLength, syncRangeHead, syncTruncate, syncTwoNames, writeSyncFileHead } from './sync-codec.js'
@@ -61,6 +63,12 @@ export class PeerSender {
   private readonly laneCount: number
   /** An extra lane could not be opened: no more tries until the next reconnect. */
   private laneFailed = false
+  /**
+   * Whether the peer takes pipelined requests (it answered TANDEM_PIPELINE_PROBE: one of ours).
+   * A real storage does not (see the probe's doc): then each lane carries one request at a time,
+   * as the C sender's threads do. Probed at every (re)connect.
+   */
+  private pipelined = false
   private lanesOpened = 0
   private cursor!: BinlogCursor
   private acked!: BinlogPosition
@@ -222,13 +230,41 @@ export class PeerSender {
   }
 
   private async connect(): Promise<void> {
+    this.pipelined = await this.probePipelining()
     const lane = new SyncLane(this.src, this.peer, 0)
     this.lanes = [lane]
     this.laneFailed = false
     await lane.open()
     this.lanesOpened++
-    log.info({ peer: this.peer.id, lanes: this.laneCount, syncOld: this.syncOld && !this.syncOldDone ? this.syncOld.until : undefined }, 'sync connection up')
+    log.info(
+      { peer: this.peer.id, lanes: this.laneCount, pipelined: this.pipelined, syncOld: this.syncOld && !this.syncOldDone ? this.syncOld.until : undefined },
+      'sync connection up',
+    )
     this.hooks.onConnected?.()
+  }
+
+  /**
+   * Ask the peer, on a connection of its own, whether it takes pipelined requests. A real storage
+   * answers EINVAL and closes that connection (so the question is not asked on a lane); any
+   * failure counts as "no": one request at a time is what every FastDFS storage handles.
+   */
+  private async probePipelining(): Promise<boolean> {
+    let sock: net.Socket | undefined
+    try {
+      // Why the same 5 s as a lane's connect: the peer is on the same LAN; slower means it is down.
+      const c = await connectPeer({ host: this.peer.host, port: this.peer.port, localAddress: this.src.localAddress, myId: this.src.myId, timeoutMs: 5_000 })
+      sock = c.sock
+      sock.write(encodeHeader(0, STORAGE_CMD.TANDEM_PIPELINE_PROBE))
+      const h = await Promise.race([
+        c.reader.read(10),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('probe timeout')), 5_000).unref()),
+      ])
+      return h[9] === 0 && readLong(h, 0) === 0
+    } catch {
+      return false
+    } finally {
+      sock?.destroy()
+    }
   }
 
   private wanted(r: BinlogRecord): boolean {
@@ -334,12 +370,17 @@ export class PeerSender {
           }
           // A large record waits for a small window so the lanes stay close in binlog order (what
           // the peer reports to the tracker as synced must not run far ahead of what it holds).
-          const limit = large ? LARGE_WINDOW : WINDOW
-          if (lane.outstanding >= limit) lane.flushQueued()
-          while (lane.outstanding >= limit && !lane.broken) await lane.settled()
+          // A peer that cannot take pipelined requests gets one record at a time per lane.
+          const limit = !this.pipelined ? 1 : large ? LARGE_WINDOW : WINDOW
+          if (lane.records >= limit) lane.flushQueued()
+          while (lane.records >= limit && !lane.broken) await lane.settled()
           this.throwIfBroken()
-          lane.corkOnce()
-          settled.push(this.send(rec, end, lane, small))
+          if (this.pipelined) lane.corkOnce()
+          lane.beginRecord()
+          const sent = this.send(rec, end, lane, small)
+          const done = lane.recordDone.bind(lane)
+          sent.then(done, done)
+          settled.push(sent)
         }
         this.flushAll()
         lastBatch = { at: Date.now(), size: settled.length }
@@ -371,8 +412,8 @@ export class PeerSender {
    */
   private async pickLane(): Promise<SyncLane> {
     let best = this.lanes[0]
-    for (const l of this.lanes) if (l.connected && l.outstanding < best.outstanding) best = l
-    if (best.outstanding === 0 || this.lanes.length >= this.laneCount || this.laneFailed) return best
+    for (const l of this.lanes) if (l.connected && l.records < best.records) best = l
+    if (best.records === 0 || this.lanes.length >= this.laneCount || this.laneFailed) return best
     const lane = new SyncLane(this.src, this.peer, this.lanes.length)
     this.lanes.push(lane)
     try {

@@ -16,6 +16,7 @@ import type { SocketReader } from '../../../server/socket-reader.js'
 import { readLong } from '../protocol/header.js'
 import { ERRNO } from '../protocol/constants.js'
 import { connectPeer } from './peer-connect.js'
+import { nativeIoInFlight } from '../../../engine/io/pool-slots.js'
 import { writeWithBody } from './socket-write.js'
 import type { PeerAddress, SyncSource } from './sender-types.js'
 import { logger } from '../../../log.js'
@@ -39,9 +40,16 @@ export class SyncLane {
   private chain: Promise<void> = Promise.resolve()
   /** Requests queued on `chain` whose writes have not all been issued yet (writeNow writes only at 0). */
   queued = 0
-  /** Requests submitted and not settled yet (the sender's window and lane choice count these). */
-  outstanding = 0
+  /**
+   * Binlog records the sender has put on this lane and not finished (a record may take two
+   * requests: a fallback follows an ENOENT). The sender's window and lane choice count these.
+   */
+  records = 0
   private settleWake?: () => void
+  /** Stall watchdog (see open): progress seen at the previous tick, and ticks without any. */
+  private watchdog?: NodeJS.Timeout
+  private mark = -1
+  private still = 0
   private corked = false
   /** A body is streaming (writeWithBody): the socket must stay uncorked until it is done. */
   private streaming = false
@@ -59,7 +67,7 @@ export class SyncLane {
     this.inflight = []
     this.chain = Promise.resolve()
     this.queued = 0
-    this.outstanding = 0
+    this.records = 0
     this.corked = false
     this.streaming = false
     // Why 5 s: a peer on the same LAN answers in microseconds; longer means it is down.
@@ -68,12 +76,53 @@ export class SyncLane {
     this.reader = reader
     this.connected = true
     this.replies = this.replyLoop()
+    // Why a watchdog: a peer that takes a request and never answers (a real storage that missed a
+    // pipelined request, a hung process) would hold this lane, and every record behind it, for
+    // good. The same rule as the storage's own stall sweep: records pending and no byte in or out
+    // for network_timeout (checked every half of it, so after 1 to 1.5 of them) drops the lane,
+    // and the sender reconnects and re-sends from its acknowledged position.
+    const timeoutMs = this.src.networkTimeoutMs ?? 60_000
+    this.watchdog = setInterval(() => this.checkStall(), Math.max(100, Math.floor(timeoutMs / 2)))
+    this.watchdog.unref()
     log.debug({ peer: this.peer.id, lane: this.index }, 'sync lane up')
+  }
+
+  private checkStall(): void {
+    const sock = this.sock
+    if (!sock || !this.reader) return
+    const progress = this.reader.received + sock.bytesWritten
+    if (this.records === 0 || progress !== this.mark || nativeIoInFlight(sock)) {
+      this.mark = progress
+      this.still = 0
+      return
+    }
+    if (++this.still < 2) return
+    log.warn({ peer: this.peer.id, lane: this.index, pending: this.records }, 'sync peer sent no reply for network_timeout; reconnecting')
+    this.broken ??= new Error('no reply from the peer for network_timeout')
+    sock.destroy()
+  }
+
+  /** Start of a record on this lane (the sender calls `recordDone` when it is finished, whatever the outcome). */
+  beginRecord(): void {
+    this.records++
+  }
+
+  recordDone(): void {
+    this.records--
+    this.wakeSettled()
+  }
+
+  private wakeSettled(): void {
+    const w = this.settleWake
+    this.settleWake = undefined
+    w?.()
   }
 
   /** Drop the connection and wait until every pending request has settled. */
   async close(): Promise<void> {
     this.connected = false
+    clearInterval(this.watchdog)
+    this.watchdog = undefined
     this.sock?.destroy()
     this.inflightWake?.()
     await this.replies
@@ -81,21 +130,9 @@ export class SyncLane {
     this.sock = undefined
   }
 
-  /** Wakes when some request of this lane settles (or the lane breaks). */
+  /** Wakes when a record of this lane is finished (or the lane breaks). */
   settled(): Promise<void> {
     return new Promise<void>((r) => (this.settleWake = r))
-  }
-
-  private track(p: Promise<number>): Promise<number> {
-    this.outstanding++
-    const done = (): void => {
-      this.outstanding--
-      const w = this.settleWake
-      this.settleWake = undefined
-      w?.()
-    }
-    p.then(done, done)
-    return p
   }
 
   /** Read one reply header (+ discard any body: V6.16.1 echoes a body on SYNC_RENAME). */
@@ -126,9 +163,7 @@ export class SyncLane {
       this.broken ??= new Error('sync connection closed')
       this.connected = false
       for (const r of this.inflight.splice(0)) r(-1)
-      const w = this.settleWake
-      this.settleWake = undefined
-      w?.()
+      this.wakeSettled()
     }
   }
 
@@ -168,7 +203,7 @@ export class SyncLane {
     const result = new Promise<number>((resolve) => this.inflight.push(resolve))
     this.inflightWake?.()
     this.sock.write(framed)
-    return this.track(result)
+    return result
   }
 
   /**
@@ -226,11 +261,9 @@ export class SyncLane {
     }
     step.then(left, left)
     this.chain = step.catch(() => {})
-    return this.track(
-      step.then(
-        () => result,
-        () => -1,
-      ),
+    return step.then(
+      () => result,
+      () => -1,
     )
   }
 }
