@@ -2,8 +2,14 @@
  * Binlog push sync to one peer storage of the same group.
  *
  * Reads this storage's binlog from the peer's durable cursor (mark file
- * `<peer>.mark`) and replays each record with the storage-to-storage commands,
- * pipelined on one persistent connection. Replay is state-based like
+ * `<peer>.mark`) and replays each record with the storage-to-storage commands
+ * over persistent connections (sync-lane.ts): small records on the first, a
+ * backlog of large files spread over up to `sync_max_threads`. Requests are
+ * pipelined only to a peer that answered TANDEM_PIPELINE_PROBE (one of ours);
+ * a real FastDFS storage gets one request at a time per connection. Batches of
+ * records are read from the binlog one after another, and the acknowledged
+ * position moves to the end of a batch once all its records settled, so the
+ * lanes never reorder records across batches. Replay is state-based like
  * FastDFS's: a create sends the file as it is *now* (skipped if it was deleted
  * since), EEXIST means "already there", and an append/modify/truncate the peer
  * cannot apply (ENOENT) falls back to a whole-file update. Peers therefore
