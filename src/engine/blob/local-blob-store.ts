@@ -23,7 +23,7 @@ import { VolumeSpace } from '../disk/statfs.js'
 import { reservedBytes, type ReservedRule } from '../disk/reserved.js'
 import { EngineError, ENGINE_ERRORS as E } from '../errors.js'
 import { KeyedMutex } from '../util/keyed-mutex.js'
-import { RecentCache, type RecentEntry } from './recent-cache.js'
+import { RecentCache, type RecentHit } from './recent-cache.js'
 import { disableTmpfile, linkFdSync, readIntoSync, readOut, READ_EFBIG, READ_EISDIR, READ_ENOENT, READ_ENOTDIR, READ_ERANGE, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../io/native-fs.js'
 import { Slab } from '../io/slab.js'
 import { BufferPool } from '../io/buffer-pool.js'
@@ -361,9 +361,8 @@ export class LocalBlobStore implements BlobStore {
    * has arrived). Returns undefined, having done nothing, when that cannot be done here: an
    * fsync policy other than 'never', a body over SMALL_IO, or free space not known without a
    * statfs (the cached figure expired; a refresh starts); the caller then uses put. Throws as
-   * put does otherwise (NO_SPACE, EXISTS, IO). `data` is kept as the recent-writes cache
-   * entry when it is a buffer of its own (not a small view into a larger one): do not
-   * modify it afterwards.
+   * put does otherwise (NO_SPACE, EXISTS, IO). `data` is not kept (the recent-writes cache
+   * copies it), so it may be a view into a reused read buffer.
    */
   putNow(key: string | KeyChooser, data: Buffer, o: { overwrite?: boolean; mtime?: Date } = {}): PutResult | undefined {
     if (this.fsync !== 'never' || data.length > SMALL_IO) return undefined
@@ -379,10 +378,7 @@ export class LocalBlobStore implements BlobStore {
       this.recent.delete(key as string)
     }
     this.space.charge(data.length)
-    // A view into a much larger buffer (several pipelined requests read at once) would pin
-    // all of it in the cache: keep a copy of just these bytes then.
-    const own = data.buffer.byteLength <= 2 * data.length + 64 ? data : Buffer.from(data)
-    return this.commitSmall(key, own, o.mtime, chooser !== undefined || o.overwrite === false, undefined)
+    return this.commitSmall(key, data, o.mtime, chooser !== undefined || o.overwrite === false, undefined)
   }
 
   /** The synchronous commit of a small body (see putSmall): returns the put's result, caches the bytes. */
@@ -392,7 +388,7 @@ export class LocalBlobStore implements BlobStore {
     if (this.fsync !== 'always') {
       const r = this.putUnnamed(key, buf, written, mtime, crc, noClobber)
       if (r) {
-        this.recent.set(r.key, { buf, mtimeMs: r.mtimeMs, ino: r.ino })
+        this.recent.set(r.key, buf, r.mtimeMs, r.ino)
         processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
         return { key: r.key, size: written, mtimeMs: r.mtimeMs, crc32: crc, digest }
       }
@@ -413,7 +409,7 @@ export class LocalBlobStore implements BlobStore {
         fs.closeSync(fd)
       }
       const finalKey = this.commitSync(tmp, key, { crc32: crc, size: written }, noClobber)
-      this.recent.set(finalKey, { buf, mtimeMs, ino })
+      this.recent.set(finalKey, buf, mtimeMs, ino)
       processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
       return { key: finalKey, size: written, mtimeMs, crc32: crc, digest }
     } catch (e) {
@@ -599,7 +595,7 @@ export class LocalBlobStore implements BlobStore {
    * inode, size and mtime: one stat instead of open/fstat/read/close); a file removed or replaced
    * behind our back drops the entry and is read from disk, or is absent, as it should be.
    */
-  private freshHit(key: string, p: string): RecentEntry | undefined {
+  private freshHit(key: string, p: string): RecentHit | undefined {
     const hit = this.recent.get(key)
     if (!hit) return undefined
     const st = statLiteSync(p)
