@@ -639,7 +639,8 @@ export class LocalBlobStore implements BlobStore {
     if (hit) {
       const size = hit.buf.length
       const { start, end } = clampRange(range, size)
-      return smallHandle(size, hit.mtimeMs, start, end, hit.buf.subarray(start, end))
+      // A copy: the hit is a view into the cache's ring, which later writes overwrite.
+      return smallHandle(size, hit.mtimeMs, start, end, Buffer.from(hit.buf.subarray(start, end)))
     }
     // Why sync open/fstat/read: see putSmall; large ranges are streamed asynchronously below.
     let fd: number

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest'
+import { LARGE, LocalBlobStore } from '../../../src/engine/blob/local-blob-store.js'
 import { RecentCache } from '../../../src/engine/blob/recent-cache.js'
+import { tmpDir } from '../../helpers/proc.js'
+
+const once = (b: Buffer) => (async function* () {
+  yield b
+})()
+
+async function drain(r: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const c of r) parts.push(Buffer.from(c))
+  return Buffer.concat(parts)
+}
 
 function bytes(n: number, fill: number): Buffer {
   return Buffer.alloc(n, fill)
@@ -72,5 +84,27 @@ describe('RecentCache (ring of recently written bytes)', () => {
     const c = new RecentCache(0)
     c.set('a', bytes(10, 1), 1, 1)
     expect(c.get('a')).toBeUndefined()
+  })
+})
+
+describe('LocalBlobStore reads served from the recent-writes ring', () => {
+  it('a read handle and a small read keep their bytes while later writes wrap the ring over them', async () => {
+    const s = await LocalBlobStore.open({ root: tmpDir('ring'), recentCacheBytes: 64 * 1024 })
+    const first = bytes(3000, 7)
+    await s.put('data/00/00/first', once(first), { size: first.length })
+    const handle = (await s.openRead('data/00/00/first'))!
+    const small = s.readSmall('data/00/00/first', undefined, 0)
+    if (!small || small === LARGE) throw new Error('no read')
+    // 100 x 3000 bytes: the ring (64 KiB) laps several times over `first`'s bytes.
+    for (let i = 0; i < 100; i++) await s.put(`data/00/01/f${i}`, once(bytes(3000, i)), { size: 3000 })
+    expect((await drain(handle.stream)).equals(first)).toBe(true)
+    expect(small.framed.equals(first)).toBe(true)
+    // Overwritten in the ring: read from the file, still the same bytes.
+    const again = s.readSmall('data/00/00/first', undefined, 0)
+    if (!again || again === LARGE) throw new Error('no read')
+    expect(again.framed.equals(first)).toBe(true)
+    const last = s.readSmall('data/00/01/f99', undefined, 0)
+    if (!last || last === LARGE) throw new Error('no read')
+    expect(last.framed.equals(bytes(3000, 99))).toBe(true)
   })
 })
