@@ -99,9 +99,13 @@ static napi_value rename_no_replace(napi_env env, napi_callback_info info) {
 #include <sys/stat.h>
 
 /*
- * tmpfileWrite(dir, buf, len, mtimeSec): an unnamed file (O_TMPFILE) in `dir`
- * holding buf[0..len), with mtime set when mtimeSec is a number (NaN = leave
- * it), returned open as [fd, mtimeMs, ino]. The small-blob commit then names
+ * tmpfileWrite(dir, buf, len, mtimeSec[, sameSecondOk]): an unnamed file (O_TMPFILE)
+ * in `dir` holding buf[0..len), with mtime set when mtimeSec is a number (NaN =
+ * leave it), returned open as [fd, mtimeMs, ino]. With sameSecondOk true and an
+ * integral mtimeSec, a file whose own mtime already falls in that second is left
+ * as written: callers that only compare whole seconds (FastDFS names carry
+ * seconds) skip a futimens(2), which is most files (a new upload's name takes
+ * the current second). The small-blob commit then names
  * it with linkFd. Why: an unnamed file needs no temp directory entry to add
  * and remove, and naming it is one link(2) into the final directory, where a
  * temp file's rename(2) between two directories takes the filesystem-wide
@@ -113,12 +117,18 @@ static napi_value rename_no_replace(napi_env env, napi_callback_info info) {
  * filesystem or kernel has no O_TMPFILE (the caller falls back to temp + rename).
  */
 static napi_value tmpfile_write(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "tmpfileWrite(dir, buf, len, mtimeSec)");
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "tmpfileWrite(dir, buf, len, mtimeSec[, sameSecondOk])");
     return NULL;
+  }
+  bool same_second_ok = false;
+  if (argc >= 5) {
+    napi_valuetype t;
+    CHECK(env, napi_typeof(env, argv[4], &t));
+    if (t == napi_boolean) CHECK(env, napi_get_value_bool(env, argv[4], &same_second_ok));
   }
   void *data = NULL;
   size_t cap = 0;
@@ -157,23 +167,27 @@ static napi_value tmpfile_write(napi_env env, napi_callback_info info) {
     p += n;
     left -= (size_t)n;
   }
-  if (mtime == mtime) { /* not NaN */
-    struct timespec ts[2];
-    ts[0].tv_sec = ts[1].tv_sec = (time_t)mtime;
-    ts[0].tv_nsec = ts[1].tv_nsec = (long)((mtime - (double)(time_t)mtime) * 1e9);
-    if (futimens(fd, ts) != 0) {
-      e = errno;
-      close(fd);
-      napi_throw(env, make_error(env, e, "futimens"));
-      return NULL;
-    }
-  }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     e = errno;
     close(fd);
     napi_throw(env, make_error(env, e, "fstat"));
     return NULL;
+  }
+  if (mtime == mtime) { /* not NaN */
+    bool keep = same_second_ok && mtime == (double)(time_t)mtime && st.st_mtim.tv_sec == (time_t)mtime;
+    if (!keep) {
+      struct timespec ts[2];
+      ts[0].tv_sec = ts[1].tv_sec = (time_t)mtime;
+      ts[0].tv_nsec = ts[1].tv_nsec = (long)((mtime - (double)(time_t)mtime) * 1e9);
+      /* fstat again after: the filesystem may store the time coarser than given. */
+      if (futimens(fd, ts) != 0 || fstat(fd, &st) != 0) {
+        e = errno;
+        close(fd);
+        napi_throw(env, make_error(env, e, "futimens"));
+        return NULL;
+      }
+    }
   }
   napi_value out, v;
   CHECK(env, napi_create_array_with_length(env, 3, &out));

@@ -44,6 +44,12 @@ export interface PutOptions {
   expectDigest?: Buffer
   /** Set the file's mtime after writing (used by replicas to keep the source timestamp). */
   mtime?: Date
+  /**
+   * With a whole-second `mtime`: only the second must match, so a file written within that
+   * second may keep its own sub-second mtime (a store may then skip setting it). For callers
+   * that read mtimes as whole seconds, such as FastDFS, whose names carry the second.
+   */
+  mtimeSecondOnly?: boolean
   /** Aborting deletes the temp file and rejects with ABORTED. */
   signal?: AbortSignal
 }

@@ -351,7 +351,7 @@ export class LocalBlobStore implements BlobStore {
     const hash: Hash | undefined = o.digest ? createHash(o.digest) : undefined
     hash?.update(buf.subarray(0, written))
     const digest = this.checkBody(o, written, hash)
-    return this.commitSmall(key, written === size ? buf : buf.subarray(0, written), o.mtime, noClobber, digest)
+    return this.commitSmall(key, written === size ? buf : buf.subarray(0, written), o.mtime, noClobber, digest, o.mtimeSecondOnly === true)
   }
 
   /**
@@ -364,7 +364,7 @@ export class LocalBlobStore implements BlobStore {
    * put does otherwise (NO_SPACE, EXISTS, IO). `data` is not kept (the recent-writes cache
    * copies it), so it may be a view into a reused read buffer.
    */
-  putNow(key: string | KeyChooser, data: Buffer, o: { overwrite?: boolean; mtime?: Date } = {}): PutResult | undefined {
+  putNow(key: string | KeyChooser, data: Buffer, o: { overwrite?: boolean; mtime?: Date; mtimeSecondOnly?: boolean } = {}): PutResult | undefined {
     if (this.fsync !== 'never' || data.length > SMALL_IO) return undefined
     const u = this.space.readNow()
     if (!u) return undefined
@@ -378,15 +378,15 @@ export class LocalBlobStore implements BlobStore {
       this.recent.delete(key as string)
     }
     this.space.charge(data.length)
-    return this.commitSmall(key, data, o.mtime, chooser !== undefined || o.overwrite === false, undefined)
+    return this.commitSmall(key, data, o.mtime, chooser !== undefined || o.overwrite === false, undefined, o.mtimeSecondOnly === true)
   }
 
   /** The synchronous commit of a small body (see putSmall): returns the put's result, caches the bytes. */
-  private commitSmall(key: string | KeyChooser, buf: Buffer, mtime: Date | undefined, noClobber: boolean, digest: Buffer | undefined): PutResult {
+  private commitSmall(key: string | KeyChooser, buf: Buffer, mtime: Date | undefined, noClobber: boolean, digest: Buffer | undefined, mtimeSecondOnly = false): PutResult {
     const written = buf.length
     const crc = crc32Update(0, buf)
     if (this.fsync !== 'always') {
-      const r = this.putUnnamed(key, buf, written, mtime, crc, noClobber)
+      const r = this.putUnnamed(key, buf, written, mtime, crc, noClobber, mtimeSecondOnly)
       if (r) {
         this.recent.set(r.key, buf, r.mtimeMs, r.ino)
         processMetrics.inc('tandem_store_written_bytes_total', 'Bytes written into blob stores', undefined, written)
@@ -430,10 +430,10 @@ export class LocalBlobStore implements BlobStore {
    * replaced (link cannot replace; rare: MogileFS writes each fid once): the caller then writes
    * the body again with temp file + rename.
    */
-  private putUnnamed(key: string | KeyChooser, buf: Buffer, len: number, mtime: Date | undefined, crc: number, noClobber: boolean): { key: string; mtimeMs: number; ino: number } | undefined {
+  private putUnnamed(key: string | KeyChooser, buf: Buffer, len: number, mtime: Date | undefined, crc: number, noClobber: boolean, mtimeSecondOnly: boolean): { key: string; mtimeMs: number; ino: number } | undefined {
     let u: ReturnType<typeof tmpfileWriteSync>
     try {
-      u = tmpfileWriteSync(this.tmpDir, buf, len, mtime)
+      u = tmpfileWriteSync(this.tmpDir, buf, len, mtime, mtimeSecondOnly)
     } catch (e) {
       throw wrapIo(e)
     }

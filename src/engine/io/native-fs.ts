@@ -65,7 +65,7 @@ export function renameNoReplaceSync(from: string, to: string): boolean {
  * so it does from the first time a filesystem refuses O_TMPFILE (EOPNOTSUPP, EISDIR, EINVAL),
  * after which the process stops trying. The caller then uses temp file + rename.
  */
-type TmpfileWrite = (dir: string, buf: Buffer, len: number, mtimeSec: number) => [number, number, number]
+type TmpfileWrite = (dir: string, buf: Buffer, len: number, mtimeSec: number, sameSecondOk?: boolean) => [number, number, number]
 type LinkFd = (fd: number, to: string) => void
 
 let tmpfileFns: { write: TmpfileWrite; link: LinkFd } | null | undefined
@@ -90,14 +90,16 @@ export interface UnnamedFile {
 
 /**
  * Write `buf[0..len)` to a new unnamed file on the filesystem of `dir`, mtime set to `mtime`
- * when given. Returns it open, or null when unavailable here (see above; nothing was done).
- * Throws other system errors (ENOSPC, EIO, ...) with their `code`.
+ * when given; with `sameSecondOk` (and a whole-second `mtime`) a file whose own mtime already
+ * falls in that second is left as written (no futimens). Returns it open, or null when
+ * unavailable here (see above; nothing was done). Throws other system errors (ENOSPC, EIO,
+ * ...) with their `code`.
  */
-export function tmpfileWriteSync(dir: string, buf: Buffer, len: number, mtime?: Date): UnnamedFile | null {
+export function tmpfileWriteSync(dir: string, buf: Buffer, len: number, mtime?: Date, sameSecondOk = false): UnnamedFile | null {
   const f = loadTmpfile()
   if (!f) return null
   try {
-    const [fd, mtimeMs, ino] = f.write(dir, buf, len, mtime ? mtime.getTime() / 1000 : NaN)
+    const [fd, mtimeMs, ino] = f.write(dir, buf, len, mtime ? mtime.getTime() / 1000 : NaN, sameSecondOk)
     return { fd, mtimeMs, ino }
   } catch (e) {
     const code = (e as { code?: string }).code

@@ -2,7 +2,7 @@
  * renameat2 without replace, and unnamed files named by link(2), through the
  * native addon (engine/io/native-fs.ts + native/fsops.c), on real files in a temp dir.
  */
-import { closeSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { linkFdSync, readIntoSync, readOut, READ_EFBIG, READ_EISDIR, READ_ENOENT, READ_ENOTDIR, READ_ERANGE, renameNoReplaceAvailable, renameNoReplaceSync, statLiteSync, tmpfileWriteSync } from '../../../src/engine/io/native-fs.js'
@@ -70,6 +70,33 @@ describe('tmpfileWriteSync + linkFdSync', () => {
     expect(readdirSync(d).sort()).toEqual(['blob', 'taken']) // the unlinked one left nothing behind
     expect(() => tmpfileWriteSync(path.join(d, 'missing'), body, 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     expect(() => tmpfileWriteSync(d, body, body.length + 1)).toThrow(/outside the buffer/)
+  })
+
+  it('with sameSecondOk keeps a file written within the given second, and sets any other second', () => {
+    const d = tmpDir('nfs-second')
+    // The current second (the file's own mtime falls in it unless the second turns over
+    // between the two reads of the clock; then it is set, which this test also accepts).
+    const nowSec = Math.floor(Date.now() / 1000)
+    const a = tmpfileWriteSync(d, Buffer.from('a'), 1, new Date(nowSec * 1000), true)
+    if (!a) return // no O_TMPFILE here
+    closeSync(a.fd)
+    expect(Math.floor(a.mtimeMs / 1000)).toBe(nowSec)
+    // An older second (a replica of a file uploaded earlier) is set exactly.
+    const b = tmpfileWriteSync(d, Buffer.from('b'), 1, new Date((nowSec - 100) * 1000), true)!
+    try {
+      expect(b.mtimeMs).toBe((nowSec - 100) * 1000)
+      expect(fstatSync(b.fd).mtimeMs).toBe((nowSec - 100) * 1000)
+    } finally {
+      closeSync(b.fd)
+    }
+    // Not a whole second: always set exactly.
+    const c = tmpfileWriteSync(d, Buffer.from('c'), 1, new Date(nowSec * 1000 + 250), true)!
+    closeSync(c.fd)
+    expect(c.mtimeMs).toBe(nowSec * 1000 + 250)
+    // Without the flag: exact, as before.
+    const e = tmpfileWriteSync(d, Buffer.from('e'), 1, new Date(nowSec * 1000))!
+    closeSync(e.fd)
+    expect(e.mtimeMs).toBe(nowSec * 1000)
   })
 })
 

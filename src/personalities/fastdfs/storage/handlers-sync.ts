@@ -97,7 +97,7 @@ export function syncCreateNow(ctx: StorageContext, sock: Socket, body: Buffer): 
   }
   let put
   try {
-    put = f.store.putNow(f.key, body.subarray(SYNC_FIXED.file + nameLen), { overwrite: false, mtime: new Date(ts * 1000) })
+    put = f.store.putNow(f.key, body.subarray(SYNC_FIXED.file + nameLen), { overwrite: false, mtime: new Date(ts * 1000), mtimeSecondOnly: true })
   } catch (e) {
     // An existing replica (a replay): the full handler answers EEXIST as it always does.
     if (isEngineError(e, ENGINE_ERRORS.EXISTS)) return false

@@ -192,8 +192,10 @@ export class FileStore {
    */
   async storeNew(pathIndex: number, body: AsyncIterable<Uint8Array>, size: number, ext: string, appender: boolean, timestamp: number, signal?: AbortSignal): Promise<{ remote: string; put: PutResult }> {
     const n = this.namer(pathIndex, ext, appender, timestamp)
-    // mtime = the name's create timestamp, set on the open file (no extra utimes later).
-    const put = await this.path(pathIndex).put(n.choose, body, { size, signal, mtime: new Date(timestamp * 1000) })
+    // mtime = the name's create timestamp, set on the open file (no extra utimes later); only
+    // its second matters (QUERY_FILE_INFO, HTTP and sync read whole seconds), so a file written
+    // within that second keeps its own mtime and the store skips a futimens.
+    const put = await this.path(pathIndex).put(n.choose, body, { size, signal, mtime: new Date(timestamp * 1000), mtimeSecondOnly: true })
     return { remote: n.remote, put }
   }
 
@@ -204,7 +206,7 @@ export class FileStore {
    */
   storeNewNow(pathIndex: number, data: Buffer, ext: string, appender: boolean, timestamp: number): { remote: string; put: PutResult } | undefined {
     const n = this.namer(pathIndex, ext, appender, timestamp)
-    const put = this.path(pathIndex).putNow(n.choose, data, { mtime: new Date(timestamp * 1000) })
+    const put = this.path(pathIndex).putNow(n.choose, data, { mtime: new Date(timestamp * 1000), mtimeSecondOnly: true })
     return put && { remote: n.remote, put }
   }
 
