@@ -61,6 +61,11 @@ export class Binlog extends EventEmitter {
   private appended = 0
   /** Sizes of finished (rotated-away) files: they never change, so each is stat'ed once. */
   private readonly doneSizes = new Map<number, number>()
+  /** Records taken by `appendHeld` and not yet written (each with its newline), and their bytes. */
+  private held: string[] = []
+  private heldBytes = 0
+  /** The end-of-turn write of held records nobody flushed earlier (see appendHeld). */
+  private heldFlush?: NodeJS.Immediate
 
   private constructor(private readonly o: BinlogOptions) {
     super()
@@ -236,7 +241,81 @@ export class Binlog extends EventEmitter {
     return this.writeNow(line)
   }
 
+  /**
+   * `appendNow` for a record whose acknowledgement the caller holds back anyway (the FastDFS
+   * storage's reply to a pipelined sync record, waiting in a corked socket): the record is kept
+   * in memory and written with the others of the burst in one write(2) by `flushHeld`, which
+   * the caller runs before that acknowledgement leaves; any other append, close, or the end of
+   * this event-loop turn writes them too, in order. Why: every write(2) to the log extends the
+   * file and dirties its inode under the ext4 journal, ~10 µs a record with two storages
+   * writing on one filesystem (under 1 µs alone), and a peer's burst carries tens of records.
+   * Readers (`read`, `end`, the 'append' event) see held records only once written. Returns
+   * the position the record will end at. Only when `canAppendNow()`; throws otherwise and on a
+   * newline in `line`.
+   */
+  appendHeld(line: string): BinlogPosition {
+    if (!this.canAppendNow()) throw new Error('binlog cannot append synchronously now')
+    if (line.includes('\n')) throw new Error('binlog record contains a newline')
+    // Held records go to the current file: near the rotation size, write now (rotation is rare).
+    if (this.size + this.heldBytes >= this.rotateBytes) {
+      this.flushHeld()
+      return this.writeNow(line)
+    }
+    const rec = line + '\n'
+    this.held.push(rec)
+    this.heldBytes += Buffer.byteLength(rec)
+    this.heldFlush ??= setImmediate(() => {
+      this.heldFlush = undefined
+      try {
+        this.flushHeld()
+      } catch (e) {
+        // Kept in memory: the next flush (an append, a caller's flushHeld) tries again, and a
+        // caller holding acknowledgements sees the error there before sending any.
+        log.error({ err: e, records: this.held.length }, 'writing held binlog records failed')
+      }
+    })
+    return { index: this.index, offset: this.size + this.heldBytes }
+  }
+
+  /** Records held by `appendHeld` not yet written (0 = nothing to flush). */
+  get heldRecords(): number {
+    return this.held.length
+  }
+
+  /**
+   * Write the held records (one write(2)); a no-op when none. Throws the write's error with the
+   * records still held and the file as it was (a partial write is cut off again).
+   */
+  flushHeld(): void {
+    if (this.held.length === 0) return
+    if (this.heldFlush) {
+      clearImmediate(this.heldFlush)
+      this.heldFlush = undefined
+    }
+    const buf = Buffer.from(this.held.join(''), 'utf8')
+    let off = 0
+    try {
+      while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
+    } catch (e) {
+      if (off > 0) {
+        try {
+          fs.ftruncateSync(this.fd, this.size)
+        } catch {
+          // the torn tail is trimmed at the next open (trimTornTail)
+        }
+      }
+      throw e
+    }
+    this.size += buf.length
+    this.appended += this.held.length
+    this.held = []
+    this.heldBytes = 0
+    this.emit('append', this.end())
+  }
+
   private writeNow(line: string): BinlogPosition {
+    // Records held earlier go first, so the log keeps the order of the appends.
+    if (this.held.length) this.flushHeld()
     if (this.size >= this.rotateBytes) this.rotateSync()
     const buf = Buffer.from(line + '\n', 'utf8')
     let off = 0
@@ -250,6 +329,17 @@ export class Binlog extends EventEmitter {
 
   private async flush(): Promise<void> {
     while (this.pending.length) {
+      if (this.held.length) {
+        try {
+          this.flushHeld()
+        } catch (e) {
+          const waiters = this.pendingWaiters
+          this.pending = []
+          this.pendingWaiters = []
+          for (const w of waiters) w.reject(e)
+          break
+        }
+      }
       const lines = this.pending
       const waiters = this.pendingWaiters
       this.pending = []
@@ -424,6 +514,11 @@ export class Binlog extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true
     if (this.flushing) await this.flushing
+    try {
+      this.flushHeld()
+    } catch (e) {
+      log.error({ err: e, records: this.held.length }, 'writing held binlog records at close failed')
+    }
     if (this.fd >= 0) fs.closeSync(this.fd)
     this.fd = -1
     for (const fd of this.readFds.values()) fs.closeSync(fd)

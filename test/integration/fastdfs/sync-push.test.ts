@@ -75,6 +75,21 @@ describe('push sync between two storages', () => {
     }
   })
 
+  it('a burst of pipelined small replicas: every acknowledged one has its replica record in B binlog, once', async () => {
+    const [a, b] = c.storages
+    // Many at once so A's sender pipelines them and B answers them from a corked socket, writing
+    // their records together before the replies go (Binlog.appendHeld).
+    const remotes = await Promise.all(Array.from({ length: 120 }, (_, i) => uploadTo(a.ip, c.port, pattern(100 + i, i, 3))))
+    const markFile = path.join(a.dir, 'data', 'sync', `${b.ip}_${c.port}.mark`)
+    const endA = () => readFileSync(path.join(a.dir, 'data', 'sync', 'binlog.000')).length
+    // Once A has saved a cursor past the burst (B acknowledged all of it), B's binlog has them all.
+    await c.until(() => existsSync(markFile) && Number(/binlog_offset=(\d+)/.exec(readFileSync(markFile, 'utf8'))?.[1] ?? -1) >= endA(), 'A acknowledged by B up to its binlog end', 20_000)
+    const lines = readFileSync(path.join(b.dir, 'data', 'sync', 'binlog.000'), 'utf8').split('\n')
+    for (const r of remotes) expect(lines.filter((l) => l.endsWith(` c ${r}`)).length).toBe(1)
+    // Whole records only: every line is `<ts> <op> <name>`.
+    for (const l of lines.filter(Boolean)) expect(l).toMatch(/^\d+ [A-Za-z] \S+( .*)?$/)
+  })
+
   it('append, modify, truncate, metadata and delete propagate', async () => {
     const [a, b] = c.storages
     const remote = await uploadTo(a.ip, c.port, Buffer.from('0123456789'), 'txt', 23)

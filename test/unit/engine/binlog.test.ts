@@ -120,4 +120,77 @@ describe('Binlog', () => {
     expect(await b.countRecords({ index: 0, offset: 0 }, b.end())).toBe(9)
     await b.close()
   })
+
+  it('held records are written in one go by flushHeld, in order with other appends, and unseen until then', async () => {
+    const dir = tmpDir('binlogheld')
+    const b = await Binlog.open({ dir })
+    const appends: unknown[] = []
+    b.on('append', (p) => appends.push(p))
+    const p1 = b.appendHeld('1 c a')
+    const p2 = b.appendHeld('2 c b')
+    expect(p1).toEqual({ index: 0, offset: 6 })
+    expect(p2).toEqual({ index: 0, offset: 12 })
+    expect(b.heldRecords).toBe(2)
+    // Not written, not visible to readers yet.
+    expect(readFileSync(b.fileName(0), 'utf8')).toBe('')
+    expect(b.end()).toEqual({ index: 0, offset: 0 })
+    expect((await b.read({ index: 0, offset: 0 }, 10)).records).toEqual([])
+    b.flushHeld()
+    expect(readFileSync(b.fileName(0), 'utf8')).toBe('1 c a\n2 c b\n')
+    expect(b.end()).toEqual(p2)
+    expect(appends).toEqual([p2])
+    expect(b.appendedRecords).toBe(2)
+    b.flushHeld() // nothing held: no write, no event
+    expect(appends.length).toBe(1)
+    // An immediate append writes what is held first, keeping the order of the calls.
+    b.appendHeld('3 c c')
+    const p4 = b.appendNow('4 C d')
+    expect(readFileSync(b.fileName(0), 'utf8')).toBe('1 c a\n2 c b\n3 c c\n4 C d\n')
+    expect(p4).toEqual(b.end())
+    // So does an async append, and close.
+    b.appendHeld('5 c e')
+    await b.append('6 D a')
+    b.appendHeld('7 c f')
+    await b.close()
+    expect(readFileSync(b.fileName(0), 'utf8')).toBe('1 c a\n2 c b\n3 c c\n4 C d\n5 c e\n6 D a\n7 c f\n')
+  })
+
+  it('held records nobody flushes are written at the end of the event-loop turn', async () => {
+    const b = await Binlog.open({ dir: tmpDir('binlogheldturn') })
+    b.appendHeld('1 c a')
+    const woke = b.waitForAppend({ index: 0, offset: 0 }, 5_000)
+    await new Promise((r) => setImmediate(r))
+    await woke
+    expect(readFileSync(b.fileName(0), 'utf8')).toBe('1 c a\n')
+    expect(b.heldRecords).toBe(0)
+    await b.close()
+  })
+
+  it('near the rotation size a held record is written at once, and rotation stays exact', async () => {
+    const dir = tmpDir('binlogheldrot')
+    const b = await Binlog.open({ dir, rotateBytes: 20 })
+    const all = Array.from({ length: 12 }, (_, i) => `${i} c f${i}`)
+    for (const r of all) b.appendHeld(r)
+    b.flushHeld()
+    expect(b.end().index).toBeGreaterThan(0)
+    const got: string[] = []
+    let pos = { index: 0, offset: 0 }
+    for (;;) {
+      const r = await b.read(pos, 100)
+      if (!r.records.length) break
+      got.push(...r.records)
+      pos = r.next
+    }
+    expect(got).toEqual(all)
+    await b.close()
+  })
+
+  it('appendHeld refuses newlines and a binlog in fsync mode', async () => {
+    const b = await Binlog.open({ dir: tmpDir('binlogheldbad') })
+    expect(() => b.appendHeld('1 c a\n2 c b')).toThrow(/newline/)
+    await b.close()
+    const f = await Binlog.open({ dir: tmpDir('binlogheldfs'), fsync: true })
+    expect(() => f.appendHeld('1 c a')).toThrow(/synchronously/)
+    await f.close()
+  })
 })

@@ -108,7 +108,10 @@ export function syncCreateNow(ctx: StorageContext, sock: Socket, body: Buffer): 
   v.total_sync_in_bytes += size
   v.success_sync_in_bytes += size
   v.last_sync_update = Math.floor(Date.now() / 1000)
-  ctx.store.recordNow('c', name, undefined, ts)
+  // The reply waits in a corked socket while the peer's burst lasts (server.ts): the record
+  // then goes to the binlog with the burst's others, written before the replies are released.
+  if (sock.writableCorked > 0) ctx.store.recordHeld('c', name, ts)
+  else ctx.store.recordNow('c', name, undefined, ts)
   const peer = peerOfSocket.get(sock)
   if (peer) ctx.onSynced?.(peer, ts)
   leanWrite(sock, statusReply(0))

@@ -182,6 +182,23 @@ function answerNow(o: StorageServerOptions, sock: Socket, hb: Buffer, body: Buff
   return true
 }
 
+/**
+ * Send the replies held in a corked socket, after writing the binlog records held for them
+ * (Store.recordHeld): a peer never gets an acknowledgement for a record that is not in the
+ * binlog. When that write fails the connection is closed with the replies unsent; the peer
+ * reconnects and sends those records again (answered EEXIST, the files being here).
+ */
+function release(o: StorageServerOptions, sock: Socket): void {
+  try {
+    o.ctx.store.flushRecords()
+  } catch (e) {
+    log.error({ peer: sock.remoteAddress, err: (e as Error).message }, 'writing held binlog records failed, closing')
+    sock.destroy()
+    return
+  }
+  sock.uncork()
+}
+
 async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOptions, sweeper: StallSweeper): Promise<void> {
   const stats = o.ctx.store.stats
   stats.connOpened()
@@ -228,7 +245,7 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         corked = true
         held = 0
       } else if (!coalesce && corked) {
-        sock.uncork()
+        release(o, sock)
         corked = false
       }
       // A small request that is all here is answered synchronously (no Request, no promise)
@@ -239,7 +256,7 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         if (body !== undefined && answerNow(o, sock, hb, body)) {
           reader.tryRead(length)
           if (corked && (++held >= COALESCE_MAX || reader.buffered < HEADER_SIZE || sock.destroyed)) {
-            sock.uncork()
+            release(o, sock)
             corked = false
           }
           // Let other connections in between the requests of one long pipelined burst (a peer's
@@ -282,7 +299,7 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
         live.busy = false
         srv.busy(sock, false)
         if (corked && (++held >= COALESCE_MAX || reader.buffered < HEADER_SIZE || sock.destroyed)) {
-          sock.uncork()
+          release(o, sock)
           corked = false
         }
       }
@@ -290,7 +307,7 @@ async function serveConnection(srv: TcpServer, sock: Socket, o: StorageServerOpt
   } catch (e) {
     if (!(e instanceof PeerClosedError)) log.debug({ err: e }, 'connection ended')
   } finally {
-    if (corked && !sock.destroyed) sock.uncork()
+    if (corked && !sock.destroyed) release(o, sock)
     sweeper.remove(live)
     stats.connClosed()
   }

@@ -235,6 +235,20 @@ export class FileStore {
     return this.binlog.appendNow(extra ? `${ts} ${op} ${remote} ${extra}` : `${ts} ${op} ${remote}`)
   }
 
+  /**
+   * `recordNow` for a record whose acknowledgement the caller holds back in a corked socket
+   * (a pipelined sync record): written with the rest of the burst by `flushRecords`, which
+   * must run before the held replies leave (Binlog.appendHeld). Only when `canRecordNow()`.
+   */
+  recordHeld(op: string, remote: string, ts: number): BinlogPosition {
+    return this.binlog.appendHeld(`${ts} ${op} ${remote}`)
+  }
+
+  /** Write the records `recordHeld` kept (a no-op when none); throws the write's error. */
+  flushRecords(): void {
+    this.binlog.flushHeld()
+  }
+
   /** Append one binlog record `<ts> <op> <name>[ extra]` (op upper-case = we are the source); resolves with the position after it. */
   async record(op: string, remote: string, extra?: string, ts = Math.floor(Date.now() / 1000)): Promise<BinlogPosition> {
     return this.binlog.append(extra ? `${ts} ${op} ${remote} ${extra}` : `${ts} ${op} ${remote}`)
