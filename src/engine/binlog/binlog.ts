@@ -14,6 +14,9 @@
  * Durability: records are written with write(2) as soon as the current batch is
  * flushed (appends in one tick share one write), so an acknowledged record
  * survives a process crash. With `fsync: true` the batch is also fdatasync'ed.
+ * `appendHeld` records wait in memory for the caller's `flushHeld` (at the
+ * latest the end of the event-loop turn); the caller acknowledges them only
+ * after that, so the same holds for them.
  */
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
