@@ -69,6 +69,8 @@ export class Binlog extends EventEmitter {
   private heldBytes = 0
   /** The end-of-turn write of held records nobody flushed earlier (see appendHeld). */
   private heldFlush?: NodeJS.Immediate
+  /** The last write of held records failed: no synchronous appends until one succeeds (see canAppendNow). */
+  private heldFailed = false
 
   private constructor(private readonly o: BinlogOptions) {
     super()
@@ -230,7 +232,9 @@ export class Binlog extends EventEmitter {
    * have to record, and use `append` otherwise.
    */
   canAppendNow(): boolean {
-    return !this.o.fsync && !this.flushing && !this.closed
+    // After a failed write of held records, callers take the async path (append), which retries
+    // those first and reports the error to its own caller: nothing new is held meanwhile.
+    return !this.o.fsync && !this.flushing && !this.closed && !this.heldFailed
   }
 
   /**
@@ -300,6 +304,7 @@ export class Binlog extends EventEmitter {
     try {
       while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
     } catch (e) {
+      this.heldFailed = true
       if (off > 0) {
         try {
           fs.ftruncateSync(this.fd, this.size)
@@ -309,6 +314,7 @@ export class Binlog extends EventEmitter {
       }
       throw e
     }
+    this.heldFailed = false
     this.size += buf.length
     this.appended += this.held.length
     this.held = []

@@ -193,4 +193,25 @@ describe('Binlog', () => {
     expect(() => f.appendHeld('1 c a')).toThrow(/synchronously/)
     await f.close()
   })
+
+  it('a failed write of held records keeps them, stops synchronous appends, and the next append writes them first', async () => {
+    const dir = tmpDir('binlogheldfail')
+    const b = await Binlog.open({ dir })
+    b.appendHeld('1 c a')
+    b.appendHeld('2 c b')
+    const internals = b as unknown as { fd: number }
+    const fd = internals.fd
+    internals.fd = 987654 // not open: write(2) fails with EBADF
+    expect(() => b.flushHeld()).toThrow(expect.objectContaining({ code: 'EBADF' }))
+    expect(b.heldRecords).toBe(2)
+    expect(b.canAppendNow()).toBe(false)
+    expect(b.end()).toEqual({ index: 0, offset: 0 })
+    internals.fd = fd
+    // The async path retries the held records before its own.
+    await b.append('3 D a')
+    expect(readFileSync(b.fileName(0), 'utf8')).toBe('1 c a\n2 c b\n3 D a\n')
+    expect(b.canAppendNow()).toBe(true)
+    expect(b.heldRecords).toBe(0)
+    await b.close()
+  })
 })
