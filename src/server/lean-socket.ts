@@ -15,7 +15,8 @@
  * other socket ("absent": `onLeanData` returns false).
  *
  * Chunks handed to the sink are copies (the shared buffer is reused by the
- * next read of any socket), small ones from Node's buffer pool.
+ * next read of any socket), small ones from Node's buffer pool; during a bulk
+ * transfer a socket reads into buffers of its own instead (see BULK_READ).
  *
  * `TANDEM_NODE_READ=1` turns this off (every socket uses 'data' events).
  *
@@ -47,12 +48,30 @@ interface LeanState {
   pending?: Buffer[]
 }
 
-function onreadFor(st: LeanState): { buffer: Buffer; callback: (n: number, b: Uint8Array) => boolean } {
+/**
+ * A read at least this long means a bulk transfer is under way (a file body): the socket's next
+ * read goes into a buffer of its own, handed on without a copy. Why: for bulk data the copy out
+ * of the shared buffer is a second pass over every byte (a client downloading 1 MiB files spent
+ * it on each MiB), and a fresh buffer per 64 KiB read is what Node's own read path allocates
+ * anyway; small traffic keeps the shared buffer and its small copies.
+ */
+const BULK_READ = SHARED.length / 2
+
+function onreadFor(st: LeanState): { buffer: () => Buffer; callback: (n: number, b: Uint8Array) => boolean } {
+  let next: Buffer = SHARED
   return {
-    buffer: SHARED,
+    // Called by Node before the first read and after each one: where the next read lands.
+    buffer: () => next,
     callback: (n, b) => {
-      const chunk = Buffer.allocUnsafe(n)
-      chunk.set(n === b.length ? b : b.subarray(0, n))
+      let chunk: Buffer
+      if (b === SHARED) {
+        chunk = Buffer.allocUnsafe(n)
+        chunk.set(n === b.length ? b : b.subarray(0, n))
+      } else {
+        // This socket's own buffer (bulk mode): never read into again, so the bytes are handed on.
+        chunk = Buffer.from(b.buffer, b.byteOffset, n)
+      }
+      next = n >= BULK_READ ? Buffer.allocUnsafeSlow(SHARED.length) : SHARED
       if (st.sink) st.sink(chunk)
       else (st.pending ??= []).push(chunk)
       return true
